@@ -1,0 +1,48 @@
+"""Build alert schema v1 (contracts.md §2) from a finding, on event time."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from detectors.findings import Finding
+
+ALERT_SCHEMA_VERSION = 1
+# alert_id is a name-based UUID of (dedup_key, fired_at): a redelivered batch that re-derives
+# the same finding produces the same alert_id, so sinks deduplicate the retry.
+_ALERT_NAMESPACE = uuid.UUID("5b0f6a52-2a39-4c56-9b8e-7f0e7d8f1c11")
+
+
+def rfc3339(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def alert_id_for(dedup_key: str, fired_at: float) -> str:
+    return str(uuid.uuid5(_ALERT_NAMESPACE, f"{dedup_key}|{fired_at:.6f}"))
+
+
+def build_alert(finding: Finding, fired_at: float, runbook_base_url: str,
+                status: str = "firing") -> dict[str, Any]:
+    base = runbook_base_url if runbook_base_url.endswith("/") else runbook_base_url + "/"
+    return {
+        "schema_version": ALERT_SCHEMA_VERSION,
+        "alert_id": alert_id_for(finding.dedup_key, fired_at),
+        "dedup_key": finding.dedup_key,
+        "rule_id": finding.rule_id,
+        "status": status,
+        "severity": finding.severity,
+        "score": finding.score,
+        "subject": {
+            "kind": "account",
+            "account_id": finding.account_id,
+            "accounts": [finding.account_id],
+        },
+        "fired_at": rfc3339(fired_at),
+        "window": finding.window,
+        "evidence": finding.evidence,
+        "summary": finding.summary,
+        "tags": list(finding.tags),
+        "runbook_url": f"{base}{finding.rule_id}",
+    }

@@ -1,0 +1,26 @@
+"""What a detector returns: a finding, before cooldown and alert formatting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SEVERITIES: tuple[str, ...] = ("info", "warning", "high", "critical")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str  # stable rule id, e.g. "volume_harvest"
+    account_id: str
+    severity: str  # one of SEVERITIES
+    score: float  # 0..1 risk score
+    window: str  # the window the evidence covers
+    evidence: dict[str, Any]  # numbers and thresholds only, never prompt text
+    summary: str  # one sentence for on-call
+    tags: tuple[str, ...] = ()
+    shadow: bool = False  # evaluated and counted, not emitted
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.rule_id}:account:{self.account_id}"

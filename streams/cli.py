@@ -1,0 +1,186 @@
+"""The `distillwatch` command: worker, replay, backtest, simulate, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from detectors.errors import ConfigError
+from streams.config_loader import load_config
+from streams.memory_store import MemoryWindowStore
+from streams.pipeline import DetectionPipeline
+from streams.redis_store import RedisWindowStore
+from streams.replay import ReplaySummary, replay_file
+from streams.store import WindowStore
+
+PROGRESS_MIN_BYTES = 1 << 20
+err = Console(stderr=True)
+out = Console()
+
+
+def _print_alert(alert: dict[str, Any]) -> None:
+    out.print(f"[bold red]ALERT[/] {alert['fired_at']} {alert['severity']:<8} {alert['rule_id']} "
+              f"{', '.join(alert['subject']['accounts'])} score={alert['score']:.2f}\n"
+              f"      {alert['summary']}", highlight=False)
+
+
+def _summary_table(summary: ReplaySummary) -> Table:
+    table = Table(title="replay summary", show_header=False)
+    table.add_row("events read", f"{summary.events:,}")
+    table.add_row("applied / duplicate / late",
+                  f"{summary.applied:,} / {summary.duplicates:,} / {summary.late:,}")
+    dead = ", ".join(f"{r}={n}" for r, n in sorted(summary.dead_letters.items())) or "0"
+    table.add_row("dead letters", dead)
+    table.add_row("accounts seen", f"{len(summary.accounts):,}")
+    table.add_row("alerts", f"{len(summary.alerts):,}")
+    alerted = sorted({a for alert in summary.alerts for a in alert["subject"]["accounts"]})
+    table.add_row("accounts alerted", ", ".join(alerted[:20]) + (" ..." if len(alerted) > 20 else ""))
+    table.add_row("elapsed", f"{summary.elapsed_seconds:.2f} s ({summary.events_per_second:,.0f} events/s)")
+    return table
+
+
+async def _replay(args: argparse.Namespace) -> ReplaySummary:
+    config = load_config(args.config)
+    store: WindowStore
+    if args.redis:
+        store = RedisWindowStore.from_url(args.redis, key_prefix=config.state.key_prefix)
+    else:
+        store = MemoryWindowStore()
+    pipeline = DetectionPipeline(config, store)
+    events_path = Path(args.events)
+    show_progress = err.is_terminal and events_path.stat().st_size > PROGRESS_MIN_BYTES
+    with ExitStack() as stack:
+        alerts_out: IO[bytes] | None = (stack.enter_context(open(args.alerts_out, "wb"))
+                                        if args.alerts_out else None)
+        dlq_out: IO[bytes] | None = (stack.enter_context(open(args.dlq_out, "wb"))
+                                     if args.dlq_out else None)
+        progress = stack.enter_context(Progress(
+            TextColumn("replaying"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(), console=err, disable=not show_progress, transient=True))
+        task = progress.add_task("replay", total=events_path.stat().st_size)
+        try:
+            return await replay_file(
+                events_path, pipeline, alerts_out=alerts_out, dlq_out=dlq_out,
+                on_alert=None if args.quiet else _print_alert,
+                on_progress=lambda done: progress.update(task, completed=done),
+                batch_size=args.batch_size)
+        finally:
+            await store.close()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    summary = asyncio.run(_replay(args))
+    out.print(_summary_table(summary))
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from streams.backtest import backtest_report, load_labels, print_report
+
+    args.quiet = True
+    summary = asyncio.run(_replay(args))
+    labels = load_labels(Path(args.labels)) if args.labels else None
+    report = backtest_report(summary, labels)
+    print_report(report, out)
+    if args.json:
+        import orjson
+
+        Path(args.json).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from streams.simulate import simulate_demo, write_events, write_labels
+
+    events, labels = simulate_demo(seed=args.seed, hours=args.hours)
+    write_events(events, Path(args.out))
+    if args.labels:
+        write_labels(labels, Path(args.labels))
+    counts = Counter(label.family for label in labels)
+    out.print(f"wrote {len(events):,} events for {len(labels)} accounts to {args.out} "
+              f"({', '.join(f'{f}={n}' for f, n in sorted(counts.items()))})")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    out.print(f"{args.config or 'default configuration'}: valid "
+              f"(windows: {', '.join(config.window_names)})")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    return run_worker(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="distillwatch", description=__doc__)
+    parser.add_argument("--log-level", default="WARNING")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_replay_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("events", help="JSONL file of inference events (schema v1)")
+        p.add_argument("--config", help="detector config YAML (default config/detectors.yaml)")
+        p.add_argument("--alerts-out", help="write alerts (schema v1) as JSONL here")
+        p.add_argument("--dlq-out", help="write malformed lines here with their reasons")
+        p.add_argument("--redis", help="keep window state in this Redis instead of memory")
+        p.add_argument("--batch-size", type=int, default=1000)
+
+    replay = sub.add_parser("replay", help="run the pipeline over a JSONL file on event time")
+    add_replay_args(replay)
+    replay.add_argument("--quiet", action="store_true", help="do not print alerts as they fire")
+    replay.set_defaults(func=cmd_replay)
+
+    backtest = sub.add_parser("backtest", help="replay plus detection statistics")
+    add_replay_args(backtest)
+    backtest.add_argument("--labels", help="CSV account_id,label,family")
+    backtest.add_argument("--json", help="write the statistics as JSON here")
+    backtest.set_defaults(func=cmd_backtest)
+
+    simulate = sub.add_parser("simulate", help="write synthetic traffic (demo scenario)")
+    simulate.add_argument("--out", required=True)
+    simulate.add_argument("--labels")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--hours", type=float, default=2.0)
+    simulate.set_defaults(func=cmd_simulate)
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("config", nargs="?")
+    check.set_defaults(func=cmd_check_config)
+
+    worker = sub.add_parser("worker", help="run the live Kafka worker (faust)")
+    from streams.worker_args import add_worker_args
+
+    add_worker_args(worker)
+    worker.set_defaults(func=cmd_worker)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        err.print(f"[bold red]configuration refused:[/] {error}", highlight=False)
+        return 2
+    except FileNotFoundError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

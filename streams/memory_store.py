@@ -1,0 +1,118 @@
+"""In-memory WindowStore for embedded runs (replay, backtest) and unit tests.
+
+Same rules as the Redis store, on plain dicts; idle accounts are swept on event time so a
+long replay keeps memory bounded.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from detectors.windows import (
+    APPLIED,
+    DUPLICATE,
+    LATE,
+    BucketedWindow,
+    WindowReading,
+    WindowSpec,
+    WindowUpdate,
+)
+from streams.store import COOLDOWN, GRANTED, PENDING, AlertClaim, ClaimResult, WindowStore
+
+SWEEP_EVERY_UPDATES = 50_000
+
+
+@dataclass(slots=True)
+class _AccountState:
+    windows: list[BucketedWindow]
+    seen: dict[str, float] = field(default_factory=dict)  # event key -> event time
+    seen_by_time: list[tuple[float, str]] = field(default_factory=list)  # heap for trimming
+    max_ts: float | None = None
+
+    def totals(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(tuple(w.totals) for w in self.windows)
+
+
+@dataclass(slots=True)
+class _Claim:
+    alert_id: str
+    fired_at: float
+    sent: bool
+
+
+class MemoryWindowStore(WindowStore):
+    def __init__(self) -> None:
+        self._accounts: dict[str, _AccountState] = {}
+        self._claims: dict[tuple[str, str], _Claim] = {}
+        self._updates_since_sweep = 0
+        self._newest_ts = 0.0
+
+    @property
+    def account_count(self) -> int:
+        return len(self._accounts)
+
+    async def apply(self, updates: Sequence[WindowUpdate], windows: Sequence[WindowSpec],
+                    dedupe_horizon_seconds: int) -> list[WindowReading]:
+        readings = []
+        for update in updates:
+            state = self._accounts.get(update.account_id)
+            if state is None:
+                state = _AccountState(windows=[BucketedWindow(spec) for spec in windows])
+                self._accounts[update.account_id] = state
+            readings.append(WindowReading(self._apply_one(state, update, dedupe_horizon_seconds),
+                                          state.totals()))
+            self._newest_ts = max(self._newest_ts, update.timestamp)
+        self._updates_since_sweep += len(updates)
+        if self._updates_since_sweep >= SWEEP_EVERY_UPDATES:
+            self._sweep(windows, dedupe_horizon_seconds)
+        return readings
+
+    @staticmethod
+    def _apply_one(state: _AccountState, update: WindowUpdate, horizon: int) -> int:
+        ts = update.timestamp
+        if state.max_ts is not None and ts < state.max_ts - horizon:
+            return LATE
+        if update.event_key in state.seen:
+            return DUPLICATE
+        state.seen[update.event_key] = ts
+        heapq.heappush(state.seen_by_time, (ts, update.event_key))
+        if state.max_ts is None or ts > state.max_ts:
+            state.max_ts = ts
+            cutoff = ts - horizon
+            while state.seen_by_time and state.seen_by_time[0][0] < cutoff:
+                _, old_key = heapq.heappop(state.seen_by_time)
+                state.seen.pop(old_key, None)
+        for window in state.windows:
+            window.add(ts, update.counters)
+        return APPLIED
+
+    def _sweep(self, windows: Sequence[WindowSpec], horizon: int) -> None:
+        """Drop accounts idle for longer than every window's TTL (on event time)."""
+        keep_for = max([horizon, *(w.ttl_seconds for w in windows)])
+        cutoff = self._newest_ts - keep_for
+        idle = [a for a, s in self._accounts.items() if s.max_ts is not None and s.max_ts < cutoff]
+        for account in idle:
+            del self._accounts[account]
+        self._updates_since_sweep = 0
+
+    async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:
+        results = []
+        for claim in claims:
+            key = (claim.key_tag, claim.rule_id)
+            current = self._claims.get(key)
+            if current is not None and not current.sent:
+                results.append(ClaimResult(PENDING, current.alert_id, current.fired_at))
+            elif current is not None and claim.fired_at - current.fired_at < claim.cooldown_seconds:
+                results.append(ClaimResult(COOLDOWN))
+            else:
+                self._claims[key] = _Claim(claim.alert_id, claim.fired_at, sent=False)
+                results.append(ClaimResult(GRANTED, claim.alert_id, claim.fired_at))
+        return results
+
+    async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
+        for claim in claims:
+            current = self._claims.get((claim.key_tag, claim.rule_id))
+            if current is not None and current.alert_id == claim.alert_id:
+                current.sent = True

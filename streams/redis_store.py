@@ -1,0 +1,133 @@
+"""Redis WindowStore: Lua scripts, one round trip per batch, keys hash-tagged per account.
+
+Keys for account `acct_42`, prefix `dw`, windows 1m/1h/24h:
+  dw:{acct:acct_42}:seen        zset  event key -> event time (dedupe horizon)
+  dw:{acct:acct_42}:w:1m        hash  h (head bucket), t1..t5 (running totals),
+  dw:{acct:acct_42}:w:1h              "<bucket>:<i>" (counter i of a bucket)
+  dw:{acct:acct_42}:w:24h
+  dw:{acct:acct_42}:alert:volume_harvest   hash  id, ts, sent (alert ledger)
+Every key of an account shares the hash tag `{acct:acct_42}`, so one script call per account
+touches a single Redis Cluster slot. A batch groups its events by account and sends one
+EVALSHA per account in a single non-transactional pipeline: one network round trip.
+TTL on every key = window + one bucket (the seen zset: the longest TTL), refreshed on write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
+
+from detectors.windows import N_COUNTERS, WindowReading, WindowSpec, WindowUpdate
+from streams.store import AlertClaim, ClaimResult, WindowStore, account_tag
+
+
+def _lua(name: str) -> str:
+    return resources.files("streams").joinpath("lua", name).read_text(encoding="utf-8")
+
+
+class RedisWindowStore(WindowStore):
+    def __init__(self, client: aioredis.Redis, key_prefix: str = "dw",
+                 claim_ttl_seconds: int = 7 * 86400) -> None:
+        self._redis = client
+        self._prefix = key_prefix
+        self._claim_ttl = claim_ttl_seconds
+        self._sources = {name: _lua(f"{name}.lua")
+                         for name in ("window_apply", "alert_claim", "alert_confirm")}
+        self._shas: dict[str, str] = {}
+
+    async def _load_scripts(self) -> None:
+        for name, source in self._sources.items():
+            self._shas[name] = await self._redis.script_load(source)
+
+    async def _run(self, calls: list[tuple[str, list[str], list[int | float | str]]]) -> list[Any]:
+        """EVALSHA each call in one pipeline: one round trip. Scripts are loaded once; after a
+        Redis restart (NOSCRIPT) they are reloaded and the whole batch re-run, which is safe
+        because every script is idempotent for a batch it has already applied."""
+        if not self._shas:
+            await self._load_scripts()
+        for attempt in (1, 2):
+            pipe = self._redis.pipeline(transaction=False)
+            for name, keys, args in calls:
+                pipe.evalsha(self._shas[name], len(keys), *keys, *args)
+            try:
+                return list(await pipe.execute())
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                await self._load_scripts()
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def from_url(cls, url: str, key_prefix: str = "dw") -> RedisWindowStore:
+        return cls(aioredis.Redis.from_url(url), key_prefix=key_prefix)
+
+    def account_keys(self, account_id: str, windows: Sequence[WindowSpec]) -> list[str]:
+        tag = f"{self._prefix}:{{{account_tag(account_id)}}}"
+        return [f"{tag}:seen", *(f"{tag}:w:{w.name}" for w in windows)]
+
+    def claim_key(self, claim: AlertClaim) -> str:
+        return f"{self._prefix}:{{{claim.key_tag}}}:alert:{claim.rule_id}"
+
+    async def apply(self, updates: Sequence[WindowUpdate], windows: Sequence[WindowSpec],
+                    dedupe_horizon_seconds: int) -> list[WindowReading]:
+        if not updates:
+            return []
+        by_account: dict[str, list[int]] = {}
+        for index, update in enumerate(updates):
+            by_account.setdefault(update.account_id, []).append(index)
+        seen_ttl = max([dedupe_horizon_seconds, *(w.ttl_seconds for w in windows)])
+        header: list[int | float | str] = [dedupe_horizon_seconds, len(windows), N_COUNTERS,
+                                           seen_ttl]
+        for w in windows:
+            header += [w.bucket_seconds, w.n_buckets, w.ttl_seconds]
+        calls: list[tuple[str, list[str], list[int | float | str]]] = []
+        for account_id, indices in by_account.items():
+            args = list(header)
+            for i in indices:
+                update = updates[i]
+                args += [update.event_key, repr(update.timestamp), *update.counters]
+            calls.append(("window_apply", self.account_keys(account_id, windows), args))
+        replies = await self._run(calls)
+        readings: list[WindowReading | None] = [None] * len(updates)
+        stride = 1 + len(windows) * N_COUNTERS
+        for (_, indices), reply in zip(by_account.items(), replies, strict=True):
+            for position, i in enumerate(indices):
+                row = reply[position * stride:(position + 1) * stride]
+                totals = tuple(
+                    tuple(int(v) for v in row[1 + w * N_COUNTERS:1 + (w + 1) * N_COUNTERS])
+                    for w in range(len(windows)))
+                readings[i] = WindowReading(int(row[0]), totals)
+        return [r for r in readings if r is not None]
+
+    async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:
+        if not claims:
+            return []
+        calls: list[tuple[str, list[str], list[int | float | str]]] = [
+            ("alert_claim", [self.claim_key(claim)],
+             [claim.alert_id, f"{claim.fired_at:.6f}", claim.cooldown_seconds,
+              max(self._claim_ttl, claim.cooldown_seconds)])
+            for claim in claims]
+        results = []
+        for outcome, alert_id, fired_at in await self._run(calls):
+            outcome_text = outcome.decode() if isinstance(outcome, bytes) else str(outcome)
+            if outcome_text == "cooldown":
+                results.append(ClaimResult(outcome_text))
+            else:
+                results.append(ClaimResult(
+                    outcome_text,
+                    alert_id.decode() if isinstance(alert_id, bytes) else str(alert_id),
+                    float(fired_at)))
+        return results
+
+    async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
+        if not claims:
+            return
+        await self._run([("alert_confirm", [self.claim_key(claim)], [claim.alert_id])
+                         for claim in claims])
+
+    async def close(self) -> None:
+        await self._redis.aclose()

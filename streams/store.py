@@ -1,0 +1,63 @@
+"""The state interface the pipeline needs: sliding windows and the alert ledger.
+
+Two implementations honour it with identical results (`tests/conformance`): the Redis store
+(live, shared by all workers) and the in-memory store (embedded replay and backtest).
+
+Alert ledger: a claim per (rule, subject) holds `alert_id`, `fired_at` and whether the alert
+was sent. A new finding is granted when no claim is active within the cooldown. A claim that
+was granted but never confirmed as sent (the worker died between claiming and producing) is
+handed back as *pending* on the next finding, so the redelivered batch re-emits the same alert
+(same `alert_id`) instead of losing it to the cooldown.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from detectors.windows import WindowReading, WindowSpec, WindowUpdate
+
+GRANTED = "granted"
+PENDING = "pending"
+COOLDOWN = "cooldown"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertClaim:
+    key_tag: str  # hash tag of the subject, e.g. "acct:acct_42"
+    rule_id: str
+    alert_id: str
+    fired_at: float  # event time
+    cooldown_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    outcome: str  # GRANTED, PENDING or COOLDOWN
+    alert_id: str | None = None  # for GRANTED and PENDING: the alert to emit
+    fired_at: float | None = None
+
+
+def account_tag(account_id: str) -> str:
+    return f"acct:{account_id}"
+
+
+class WindowStore(abc.ABC):
+    """Sliding-window state per account, idempotent by event key, plus the alert ledger."""
+
+    @abc.abstractmethod
+    async def apply(self, updates: Sequence[WindowUpdate], windows: Sequence[WindowSpec],
+                    dedupe_horizon_seconds: int) -> list[WindowReading]:
+        """Count each update in its account's windows, in order; one reading per update."""
+
+    @abc.abstractmethod
+    async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:
+        """Check-and-set the cooldown of each claim, in order."""
+
+    @abc.abstractmethod
+    async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
+        """Record that these alerts reached every sink."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release connections."""
