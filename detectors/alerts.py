@@ -15,16 +15,20 @@ _ALERT_NAMESPACE = uuid.UUID("5b0f6a52-2a39-4c56-9b8e-7f0e7d8f1c11")
 
 
 def rfc3339(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return (
+        datetime.fromtimestamp(timestamp, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def alert_id_for(dedup_key: str, fired_at: float) -> str:
     return str(uuid.uuid5(_ALERT_NAMESPACE, f"{dedup_key}|{fired_at:.6f}"))
 
 
-def build_alert(finding: Finding, fired_at: float, runbook_base_url: str,
-                status: str = "firing") -> dict[str, Any]:
+def build_alert(
+    finding: Finding, fired_at: float, runbook_base_url: str, status: str = "firing"
+) -> dict[str, Any]:
     base = runbook_base_url if runbook_base_url.endswith("/") else runbook_base_url + "/"
     return {
         "schema_version": ALERT_SCHEMA_VERSION,

@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 
-
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -81,8 +80,8 @@ class AlertingConfig(StrictModel):
 class DetectionConfig(StrictModel):
     schema_version: Literal[1] = 1
     windows: dict[str, WindowConfig]
-    state: StateConfig = StateConfig()
-    alerting: AlertingConfig = AlertingConfig()
+    state: StateConfig = Field(default_factory=lambda: StateConfig())
+    alerting: AlertingConfig = Field(default_factory=lambda: AlertingConfig())
     max_event_bytes: PositiveInt = 4 * 1024 * 1024
     detectors: DetectorsConfig
 
@@ -93,12 +92,15 @@ class DetectionConfig(StrictModel):
         vh = self.detectors.volume_harvest
         for name in vh.harvest_windows:
             if name not in self.windows:
-                raise ValueError(f"detectors.volume_harvest.harvest_windows names unknown window {name!r}")
+                raise ValueError(
+                    f"detectors.volume_harvest.harvest_windows names unknown window {name!r}"
+                )
         for tier, limits in vh.tiers.items():
             for name in limits:
                 if name not in self.windows:
                     raise ValueError(
-                        f"detectors.volume_harvest.tiers.{tier} names unknown window {name!r}")
+                        f"detectors.volume_harvest.tiers.{tier} names unknown window {name!r}"
+                    )
         return self
 
     @property

@@ -36,8 +36,17 @@ WRONG_TYPE = "wrong_type"
 BAD_VALUE = "bad_value"
 BAD_TIMESTAMP = "bad_timestamp"
 UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
-REASONS = (TOO_LARGE, INVALID_UTF8, NOT_JSON, NOT_AN_OBJECT, MISSING_FIELD, WRONG_TYPE, BAD_VALUE,
-           BAD_TIMESTAMP, UNSUPPORTED_SCHEMA_VERSION)
+REASONS = (
+    TOO_LARGE,
+    INVALID_UTF8,
+    NOT_JSON,
+    NOT_AN_OBJECT,
+    MISSING_FIELD,
+    WRONG_TYPE,
+    BAD_VALUE,
+    BAD_TIMESTAMP,
+    UNSUPPORTED_SCHEMA_VERSION,
+)
 
 DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
 
@@ -59,6 +68,8 @@ def _opt_int(obj: Mapping[str, Any], key: str, path: str) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # JSON Schema counts 4096.0 as an integer; so do we
     raise _type_error(f"{path}{key}", "an integer", value)
 
 
@@ -113,7 +124,9 @@ def parse_timestamp(value: object) -> float:
         except ValueError:
             raise EventDecodeError(BAD_TIMESTAMP, "timestamp is not RFC 3339") from None
         if parsed.tzinfo is None:
-            raise EventDecodeError(BAD_TIMESTAMP, "timestamp has no UTC offset (RFC 3339 needs one)")
+            raise EventDecodeError(
+                BAD_TIMESTAMP, "timestamp has no UTC offset (RFC 3339 needs one)"
+            )
         return parsed.timestamp()
     raise _type_error("timestamp", "an RFC 3339 string or Unix seconds", value)
 
@@ -175,9 +188,11 @@ def _usage_count(usage: Mapping[str, Any], key: str) -> int:
 def event_from_mapping(obj: object) -> InferenceEvent:
     """Validate a parsed JSON value and build the event."""
     if not isinstance(obj, dict):
-        raise EventDecodeError(NOT_AN_OBJECT, f"top level must be an object, got {type(obj).__name__}")
+        raise EventDecodeError(
+            NOT_AN_OBJECT, f"top level must be an object, got {type(obj).__name__}"
+        )
     version = obj.get("schema_version", SCHEMA_VERSION)
-    if isinstance(version, bool) or not isinstance(version, int):
+    if isinstance(version, bool) or not isinstance(version, int | float):
         raise _type_error("schema_version", "an integer", version)
     if version != SCHEMA_VERSION:
         raise EventDecodeError(UNSUPPORTED_SCHEMA_VERSION, f"schema_version {version} is not 1")

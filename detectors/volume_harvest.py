@@ -32,8 +32,9 @@ def _clamp01(value: float) -> float:
     return max(0.0, min(1.0, value))
 
 
-def _volume(totals_by_window: dict[str, tuple[int, ...]],
-            limits: dict[str, VolumeLimits]) -> tuple[float, dict[str, Any], list[str]]:
+def _volume(
+    totals_by_window: dict[str, tuple[int, ...]], limits: dict[str, VolumeLimits]
+) -> tuple[float, dict[str, Any], list[str]]:
     """Largest usage/limit ratio, per-window numbers, and which limits were crossed."""
     max_ratio = 0.0
     per_window: dict[str, Any] = {}
@@ -54,8 +55,13 @@ def _volume(totals_by_window: dict[str, tuple[int, ...]],
     return max_ratio, per_window, crossed
 
 
-def evaluate(account_id: str, tier: str, window_names: Sequence[str],
-             totals: Sequence[tuple[int, ...]], config: DetectionConfig) -> Finding | None:
+def evaluate(
+    account_id: str,
+    tier: str,
+    window_names: Sequence[str],
+    totals: Sequence[tuple[int, ...]],
+    config: DetectionConfig,
+) -> Finding | None:
     """Judge one account's windows right after one of its events was counted."""
     vh: VolumeHarvestConfig = config.detectors.volume_harvest
     if not vh.enabled:
@@ -72,8 +78,10 @@ def evaluate(account_id: str, tier: str, window_names: Sequence[str],
         if single_share < vh.single_turn_share or near_share < vh.near_max_share:
             continue
         # How far past both thresholds, 0 at the thresholds and 1 at 100%.
-        margin = min((near_share - vh.near_max_share) / max(1e-9, 1 - vh.near_max_share),
-                     (single_share - vh.single_turn_share) / max(1e-9, 1 - vh.single_turn_share))
+        margin = min(
+            (near_share - vh.near_max_share) / max(1e-9, 1 - vh.near_max_share),
+            (single_share - vh.single_turn_share) / max(1e-9, 1 - vh.single_turn_share),
+        )
         strength = _clamp01(0.5 + 0.5 * margin)
         if best is None or strength > best[0]:
             best = (strength, window, requests, single_share, near_share)
@@ -110,12 +118,25 @@ def evaluate(account_id: str, tier: str, window_names: Sequence[str],
             "windows": volume_windows,
         },
     }
-    volume_text = (f"volume is {volume_ratio:.1f}x the {evidence['volume']['tier']} tier limit "
-                   f"({', '.join(crossed)})" if crossed else
-                   f"volume is within the {evidence['volume']['tier']} tier limits")
-    summary = (f"Account {account_id} looks like output harvesting: in the last {window}, "
-               f"{near_share:.0%} of {requests} requests ran to near max_tokens and "
-               f"{single_share:.0%} were single-turn; {volume_text}.")
-    return Finding(rule_id=RULE_ID, account_id=account_id, severity=severity, score=score,
-                   window=window, evidence=evidence, summary=summary, tags=TAGS,
-                   shadow=vh.shadow)
+    volume_text = (
+        f"volume is {volume_ratio:.1f}x the {evidence['volume']['tier']} tier limit "
+        f"({', '.join(crossed)})"
+        if crossed
+        else f"volume is within the {evidence['volume']['tier']} tier limits"
+    )
+    summary = (
+        f"Account {account_id} looks like output harvesting: in the last {window}, "
+        f"{near_share:.0%} of {requests} requests ran to near max_tokens and "
+        f"{single_share:.0%} were single-turn; {volume_text}."
+    )
+    return Finding(
+        rule_id=RULE_ID,
+        account_id=account_id,
+        severity=severity,
+        score=score,
+        window=window,
+        evidence=evidence,
+        summary=summary,
+        tags=TAGS,
+        shadow=vh.shadow,
+    )

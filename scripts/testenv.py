@@ -27,10 +27,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +45,13 @@ def log(message: str) -> None:
     print(f"[testenv] {message}", file=sys.stderr, flush=True)
 
 
-def wait_until(check: Callable[[], bool], what: str, deadline_s: float = START_DEADLINE_S,
-               proc: subprocess.Popen[bytes] | None = None, log_file: Path | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    what: str,
+    deadline_s: float = START_DEADLINE_S,
+    proc: subprocess.Popen[bytes] | None = None,
+    log_file: Path | None = None,
+) -> None:
     """Poll `check` until it is true; fail with the service log if it never is."""
     end = time.monotonic() + deadline_s
     delay = 0.05
@@ -86,8 +90,9 @@ def kafka_ready(bootstrap: str) -> bool:
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000,
-                                 api_version_auto_timeout_ms=3000)
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=3000, api_version_auto_timeout_ms=3000
+        )
     except (KafkaError, OSError, ValueError):
         return False
     try:
@@ -117,13 +122,19 @@ def ensure_redis_server() -> str:
     if found:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise RuntimeError("redis-server is not installed and cannot be installed here "
-                           "(needs root and apt-get): install Debian's redis-server")
+        raise RuntimeError(
+            "redis-server is not installed and cannot be installed here "
+            "(needs root and apt-get): install Debian's redis-server"
+        )
     log("installing redis-server with apt-get")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "redis-server"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     found = shutil.which("redis-server") or "/usr/bin/redis-server"
     return found
 
@@ -140,9 +151,25 @@ def redis_service(url: str) -> Iterator[None]:
     with tempfile.TemporaryDirectory(prefix="dw-redis-") as workdir:
         log_file = Path(workdir) / "redis.log"
         proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no",
-             "--dir", workdir, "--logfile", str(log_file), "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                host,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+                "--logfile",
+                str(log_file),
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_until(lambda: redis_ping(host, port), "redis-server", proc=proc, log_file=log_file)
@@ -163,8 +190,19 @@ def ensure_kafka_jars() -> None:
     log("fetching the Kafka jars from Maven Central (once)")
     if KAFKA_LIBS.exists():
         shutil.rmtree(KAFKA_LIBS)
-    subprocess.run(["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
-                    "-DincludeScope=runtime", f"-DoutputDirectory={KAFKA_LIBS}"], check=True)
+    subprocess.run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(KAFKA_POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={KAFKA_LIBS}",
+        ],
+        check=True,
+    )
     stamp.write_bytes(pom_bytes)
 
 
@@ -181,28 +219,30 @@ def free_port() -> int:
 
 
 def kafka_properties(workdir: Path, host: str, port: int, controller_port: int) -> str:
-    return "\n".join([
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{host}:{controller_port}",
-        f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
-        f"advertised.listeners=PLAINTEXT://{host}:{port}",
-        "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "inter.broker.listener.name=PLAINTEXT",
-        f"log.dirs={workdir / 'data'}",
-        "num.partitions=1",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=4",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=true",
-        "message.max.bytes=4194304",
-        "",
-    ])
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@{host}:{controller_port}",
+            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={workdir / 'data'}",
+            "num.partitions=1",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=4",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=true",
+            "message.max.bytes=4194304",
+            "",
+        ]
+    )
 
 
 @contextmanager
@@ -225,18 +265,29 @@ def kafka_service(bootstrap: str) -> Iterator[None]:
         props.write_text(kafka_properties(workdir, host, port, free_port()))
         log_file = workdir / "server.log"
         classpath = str(KAFKA_LIBS / "*")
-        jvm = [java, "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-               f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}", f"-Dkafka.logs.dir={workdir}",
-               "-cp", classpath]
+        jvm = [
+            java,
+            "-Xms256m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            f"-Dkafka.logs.dir={workdir}",
+            "-cp",
+            classpath,
+        ]
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(jvm + ["kafka.tools.StorageTool", "format", "-t", cluster_id,
-                              "-c", str(props)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         with (workdir / "stdout.log").open("wb") as log_out:
-            proc = subprocess.Popen(jvm + ["kafka.Kafka", str(props)], stdout=log_out,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [*jvm, "kafka.Kafka", str(props)], stdout=log_out, stderr=subprocess.STDOUT
+            )
         try:
-            wait_until(lambda: kafka_ready(bootstrap), "Kafka broker", proc=proc,
-                       log_file=log_file)
+            wait_until(lambda: kafka_ready(bootstrap), "Kafka broker", proc=proc, log_file=log_file)
             log(f"started Apache Kafka {kafka_version()} (KRaft) at {bootstrap}")
             yield
         finally:

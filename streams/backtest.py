@@ -24,8 +24,9 @@ def load_labels(path: Path) -> dict[str, tuple[str, str]]:
     return labels
 
 
-def backtest_report(summary: ReplaySummary,
-                    labels: dict[str, tuple[str, str]] | None) -> dict[str, Any]:
+def backtest_report(
+    summary: ReplaySummary, labels: dict[str, tuple[str, str]] | None
+) -> dict[str, Any]:
     alerted: set[str] = set()
     by_rule: Counter[str] = Counter()
     for alert in summary.alerts:
@@ -48,15 +49,24 @@ def backtest_report(summary: ReplaySummary,
     rows = []
     for (label, family), accounts in sorted(families.items()):
         hit = sum(1 for a in accounts if a in alerted)
-        rows.append({"label": label, "family": family, "accounts": len(accounts),
-                     "alerted": hit, "rate": round(hit / len(accounts), 4)})
+        rows.append(
+            {
+                "label": label,
+                "family": family,
+                "accounts": len(accounts),
+                "alerted": hit,
+                "rate": round(hit / len(accounts), 4),
+            }
+        )
     attack = [a for a, (lab, _) in labels.items() if lab == "attack"]
     benign = [a for a, (lab, _) in labels.items() if lab == "benign"]
     report["families"] = rows
-    report["account_recall"] = (round(sum(a in alerted for a in attack) / len(attack), 4)
-                                if attack else None)
-    report["false_positive_rate"] = (round(sum(a in alerted for a in benign) / len(benign), 4)
-                                     if benign else None)
+    report["account_recall"] = (
+        round(sum(a in alerted for a in attack) / len(attack), 4) if attack else None
+    )
+    report["false_positive_rate"] = (
+        round(sum(a in alerted for a in benign) / len(benign), 4) if benign else None
+    )
     return report
 
 
@@ -68,13 +78,22 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     table.add_column("alerted", justify="right")
     table.add_column("recall / FPR", justify="right")
     for row in report.get("families", []):
-        table.add_row(row["label"], row["family"], str(row["accounts"]), str(row["alerted"]),
-                      f"{row['rate']:.0%}")
+        table.add_row(
+            row["label"],
+            row["family"],
+            str(row["accounts"]),
+            str(row["alerted"]),
+            f"{row['rate']:.0%}",
+        )
     if report.get("families"):
         console.print(table)
-    console.print(f"alerts by rule: {report['alerts_by_rule'] or 'none'}; "
-                  f"accounts alerted: {len(report['accounts_alerted'])}; "
-                  f"{report['events']:,} events at {report['events_per_second']:,} events/s")
+    console.print(
+        f"alerts by rule: {report['alerts_by_rule'] or 'none'}; "
+        f"accounts alerted: {len(report['accounts_alerted'])}; "
+        f"{report['events']:,} events at {report['events_per_second']:,} events/s"
+    )
     if report.get("account_recall") is not None:
-        console.print(f"account recall {report['account_recall']:.0%}, "
-                      f"false-positive rate {report['false_positive_rate']:.0%}")
+        console.print(
+            f"account recall {report['account_recall']:.0%}, "
+            f"false-positive rate {report['false_positive_rate']:.0%}"
+        )

@@ -29,23 +29,32 @@ out = Console()
 
 
 def _print_alert(alert: dict[str, Any]) -> None:
-    out.print(f"[bold red]ALERT[/] {alert['fired_at']} {alert['severity']:<8} {alert['rule_id']} "
-              f"{', '.join(alert['subject']['accounts'])} score={alert['score']:.2f}\n"
-              f"      {alert['summary']}", highlight=False)
+    out.print(
+        f"[bold red]ALERT[/] {alert['fired_at']} {alert['severity']:<8} {alert['rule_id']} "
+        f"{', '.join(alert['subject']['accounts'])} score={alert['score']:.2f}\n"
+        f"      {alert['summary']}",
+        highlight=False,
+    )
 
 
 def _summary_table(summary: ReplaySummary) -> Table:
     table = Table(title="replay summary", show_header=False)
     table.add_row("events read", f"{summary.events:,}")
-    table.add_row("applied / duplicate / late",
-                  f"{summary.applied:,} / {summary.duplicates:,} / {summary.late:,}")
+    table.add_row(
+        "applied / duplicate / late",
+        f"{summary.applied:,} / {summary.duplicates:,} / {summary.late:,}",
+    )
     dead = ", ".join(f"{r}={n}" for r, n in sorted(summary.dead_letters.items())) or "0"
     table.add_row("dead letters", dead)
     table.add_row("accounts seen", f"{len(summary.accounts):,}")
     table.add_row("alerts", f"{len(summary.alerts):,}")
     alerted = sorted({a for alert in summary.alerts for a in alert["subject"]["accounts"]})
-    table.add_row("accounts alerted", ", ".join(alerted[:20]) + (" ..." if len(alerted) > 20 else ""))
-    table.add_row("elapsed", f"{summary.elapsed_seconds:.2f} s ({summary.events_per_second:,.0f} events/s)")
+    table.add_row(
+        "accounts alerted", ", ".join(alerted[:20]) + (" ..." if len(alerted) > 20 else "")
+    )
+    table.add_row(
+        "elapsed", f"{summary.elapsed_seconds:.2f} s ({summary.events_per_second:,.0f} events/s)"
+    )
     return table
 
 
@@ -60,20 +69,34 @@ async def _replay(args: argparse.Namespace) -> ReplaySummary:
     events_path = Path(args.events)
     show_progress = err.is_terminal and events_path.stat().st_size > PROGRESS_MIN_BYTES
     with ExitStack() as stack:
-        alerts_out: IO[bytes] | None = (stack.enter_context(open(args.alerts_out, "wb"))
-                                        if args.alerts_out else None)
-        dlq_out: IO[bytes] | None = (stack.enter_context(open(args.dlq_out, "wb"))
-                                     if args.dlq_out else None)
-        progress = stack.enter_context(Progress(
-            TextColumn("replaying"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TimeRemainingColumn(), console=err, disable=not show_progress, transient=True))
+        alerts_out: IO[bytes] | None = (
+            stack.enter_context(open(args.alerts_out, "wb")) if args.alerts_out else None
+        )
+        dlq_out: IO[bytes] | None = (
+            stack.enter_context(open(args.dlq_out, "wb")) if args.dlq_out else None
+        )
+        progress = stack.enter_context(
+            Progress(
+                TextColumn("replaying"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeRemainingColumn(),
+                console=err,
+                disable=not show_progress,
+                transient=True,
+            )
+        )
         task = progress.add_task("replay", total=events_path.stat().st_size)
         try:
             return await replay_file(
-                events_path, pipeline, alerts_out=alerts_out, dlq_out=dlq_out,
+                events_path,
+                pipeline,
+                alerts_out=alerts_out,
+                dlq_out=dlq_out,
                 on_alert=None if args.quiet else _print_alert,
                 on_progress=lambda done: progress.update(task, completed=done),
-                batch_size=args.batch_size)
+                batch_size=args.batch_size,
+            )
         finally:
             await store.close()
 
@@ -107,15 +130,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.labels:
         write_labels(labels, Path(args.labels))
     counts = Counter(label.family for label in labels)
-    out.print(f"wrote {len(events):,} events for {len(labels)} accounts to {args.out} "
-              f"({', '.join(f'{f}={n}' for f, n in sorted(counts.items()))})")
+    out.print(
+        f"wrote {len(events):,} events for {len(labels)} accounts to {args.out} "
+        f"({', '.join(f'{f}={n}' for f, n in sorted(counts.items()))})"
+    )
     return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    out.print(f"{args.config or 'default configuration'}: valid "
-              f"(windows: {', '.join(config.window_names)})")
+    out.print(
+        f"{args.config or 'default configuration'}: valid "
+        f"(windows: {', '.join(config.window_names)})"
+    )
     return 0
 
 
@@ -170,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args))
     except ConfigError as error:

@@ -14,13 +14,20 @@ log = logging.getLogger(__name__)
 DLQ_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 
 
-def ensure_topics(bootstrap: str, topics: Mapping[str, Mapping[str, str]], partitions: int,
-                  replication_factor: int = 1) -> None:
+def ensure_topics(
+    bootstrap: str,
+    topics: Mapping[str, Mapping[str, str]],
+    partitions: int,
+    replication_factor: int = 1,
+) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="distillwatch-admin")
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(name, partitions, replication_factor, topic_configs=dict(configs))
-                   for name, configs in topics.items() if name not in existing]
+        missing = [
+            NewTopic(name, partitions, replication_factor, topic_configs=dict(configs))
+            for name, configs in topics.items()
+            if name not in existing
+        ]
         for topic in missing:
             try:
                 admin.create_topics([topic])

@@ -53,16 +53,23 @@ class MemoryWindowStore(WindowStore):
     def account_count(self) -> int:
         return len(self._accounts)
 
-    async def apply(self, updates: Sequence[WindowUpdate], windows: Sequence[WindowSpec],
-                    dedupe_horizon_seconds: int) -> list[WindowReading]:
+    async def apply(
+        self,
+        updates: Sequence[WindowUpdate],
+        windows: Sequence[WindowSpec],
+        dedupe_horizon_seconds: int,
+    ) -> list[WindowReading]:
         readings = []
         for update in updates:
             state = self._accounts.get(update.account_id)
             if state is None:
                 state = _AccountState(windows=[BucketedWindow(spec) for spec in windows])
                 self._accounts[update.account_id] = state
-            readings.append(WindowReading(self._apply_one(state, update, dedupe_horizon_seconds),
-                                          state.totals()))
+            readings.append(
+                WindowReading(
+                    self._apply_one(state, update, dedupe_horizon_seconds), state.totals()
+                )
+            )
             self._newest_ts = max(self._newest_ts, update.timestamp)
         self._updates_since_sweep += len(updates)
         if self._updates_since_sweep >= SWEEP_EVERY_UPDATES:

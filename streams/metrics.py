@@ -28,27 +28,53 @@ class Metrics:
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
         return cls(
-            events=Counter("distillwatch_events_total", "Inference events by outcome",
-                           ["outcome"], registry=registry),
-            dead_letters=Counter("distillwatch_dead_letters_total",
-                                 "Malformed events sent to the dead-letter topic, by reason",
-                                 ["reason"], registry=registry),
-            alerts=Counter("distillwatch_alerts_total", "Alerts sent, by rule and severity",
-                           ["rule_id", "severity"], registry=registry),
-            shadow_findings=Counter("distillwatch_shadow_findings_total",
-                                    "Findings of rules in shadow mode (not alerted)",
-                                    ["rule_id"], registry=registry),
-            batch_seconds=Histogram("distillwatch_batch_processing_seconds",
-                                    "Time to process one batch end to end",
-                                    buckets=BATCH_SECONDS_BUCKETS, registry=registry),
-            batch_size=Histogram("distillwatch_batch_size_events", "Events per batch",
-                                 buckets=BATCH_SIZE_BUCKETS, registry=registry),
-            state_errors=Counter("distillwatch_batch_retries_total",
-                                 "Batches retried after a Redis or Kafka error", ["stage"],
-                                 registry=registry),
-            event_lag_seconds=Gauge("distillwatch_event_lag_seconds",
-                                    "Wall clock minus the newest event timestamp processed",
-                                    registry=registry),
+            events=Counter(
+                "distillwatch_events_total",
+                "Inference events by outcome",
+                ["outcome"],
+                registry=registry,
+            ),
+            dead_letters=Counter(
+                "distillwatch_dead_letters_total",
+                "Malformed events sent to the dead-letter topic, by reason",
+                ["reason"],
+                registry=registry,
+            ),
+            alerts=Counter(
+                "distillwatch_alerts_total",
+                "Alerts sent, by rule and severity",
+                ["rule_id", "severity"],
+                registry=registry,
+            ),
+            shadow_findings=Counter(
+                "distillwatch_shadow_findings_total",
+                "Findings of rules in shadow mode (not alerted)",
+                ["rule_id"],
+                registry=registry,
+            ),
+            batch_seconds=Histogram(
+                "distillwatch_batch_processing_seconds",
+                "Time to process one batch end to end",
+                buckets=BATCH_SECONDS_BUCKETS,
+                registry=registry,
+            ),
+            batch_size=Histogram(
+                "distillwatch_batch_size_events",
+                "Events per batch",
+                buckets=BATCH_SIZE_BUCKETS,
+                registry=registry,
+            ),
+            state_errors=Counter(
+                "distillwatch_batch_retries_total",
+                "Batches retried after a Redis or Kafka error",
+                ["stage"],
+                registry=registry,
+            ),
+            event_lag_seconds=Gauge(
+                "distillwatch_event_lag_seconds",
+                "Wall clock minus the newest event timestamp processed",
+                registry=registry,
+            ),
         )
 
     @classmethod

@@ -24,6 +24,8 @@ from detectors.windows import APPLIED, DUPLICATE, LATE, WindowReading, WindowSpe
 from streams.metrics import Metrics
 from streams.store import COOLDOWN, AlertClaim, WindowStore, account_tag
 
+SHADOW_SUFFIX = "#shadow"
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -46,15 +48,21 @@ class BatchOutcome:
 
 
 def window_specs(config: DetectionConfig) -> tuple[WindowSpec, ...]:
-    return tuple(WindowSpec(name, w.seconds, w.bucket_seconds) for name, w in config.windows.items())
+    return tuple(
+        WindowSpec(name, w.seconds, w.bucket_seconds) for name, w in config.windows.items()
+    )
 
 
 class DetectionPipeline:
     """Runs batches against a WindowStore. `config` may be a callable for hot reload: each
     batch reads it once, so a batch never sees two configurations."""
 
-    def __init__(self, config: DetectionConfig | Callable[[], DetectionConfig],
-                 store: WindowStore, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        config: DetectionConfig | Callable[[], DetectionConfig],
+        store: WindowStore,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._config_source = config
         self.store = store
         self.metrics = metrics or Metrics.noop()
@@ -74,15 +82,17 @@ class DetectionPipeline:
                 outcome.dead_letters.append(DeadLetter(index, error.reason, error.detail))
         specs = window_specs(config)
         updates = [window_update(event, config) for event in outcome.events]
-        outcome.readings = await self.store.apply(updates, specs,
-                                                  config.state.dedupe_horizon_seconds)
+        outcome.readings = await self.store.apply(
+            updates, specs, config.state.dedupe_horizon_seconds
+        )
         findings = self._detect(outcome, config)
         await self._claim(outcome, findings, config)
         self._count(outcome)
         return outcome
 
-    def _detect(self, outcome: BatchOutcome,
-                config: DetectionConfig) -> dict[str, tuple[Finding, float]]:
+    def _detect(
+        self, outcome: BatchOutcome, config: DetectionConfig
+    ) -> dict[str, tuple[Finding, float]]:
         """First finding per dedup key in the batch. Duplicates are judged too: after a crash
         between the state write and the alert, the redelivered batch must re-derive it."""
         names = config.window_names
@@ -96,35 +106,63 @@ class DetectionPipeline:
             elif reading.status == LATE:
                 outcome.late += 1
                 continue
-            finding = volume_harvest.evaluate(event.account_id, tier_of(event), names,
-                                              reading.totals, config)
+            finding = volume_harvest.evaluate(
+                event.account_id, tier_of(event), names, reading.totals, config
+            )
             if finding is None or finding.dedup_key in findings:
                 continue
-            if finding.shadow:
-                outcome.shadow_findings.append(finding)
-            elif SEVERITY_RANK[finding.severity] >= min_rank:
+            if finding.shadow or SEVERITY_RANK[finding.severity] >= min_rank:
                 findings[finding.dedup_key] = (finding, round(event.timestamp, 6))
         return findings
 
-    async def _claim(self, outcome: BatchOutcome, findings: dict[str, tuple[Finding, float]],
-                     config: DetectionConfig) -> None:
+    async def _claim(
+        self,
+        outcome: BatchOutcome,
+        findings: dict[str, tuple[Finding, float]],
+        config: DetectionConfig,
+    ) -> None:
         if not findings:
             return
         claims = [
-            AlertClaim(account_tag(f.account_id), f.rule_id, alert_id_for(f.dedup_key, ts), ts,
-                       config.alerting.cooldown_seconds)
-            for f, ts in findings.values()]
+            AlertClaim(
+                account_tag(f.account_id),
+                f.rule_id,
+                alert_id_for(f.dedup_key, ts),
+                ts,
+                config.alerting.cooldown_seconds,
+            )
+            for f, ts in findings.values()
+        ]
         results = await self.store.claim_alerts(claims)
         for (finding, _), claim, result in zip(findings.values(), claims, results, strict=True):
             if result.outcome == COOLDOWN or result.fired_at is None or result.alert_id is None:
+                continue
+            outcome.claims.append(
+                AlertClaim(
+                    claim.key_tag,
+                    claim.rule_id,
+                    result.alert_id,
+                    result.fired_at,
+                    claim.cooldown_seconds,
+                )
+            )
+            if finding.shadow:
+                outcome.shadow_findings.append(finding)
                 continue
             # GRANTED: this finding's alert. PENDING: an earlier claim never confirmed as sent;
             # re-emit it under its own alert_id and time so sinks deduplicate the retry.
             alert = build_alert(finding, result.fired_at, config.alerting.runbook_base_url)
             alert["alert_id"] = result.alert_id
             outcome.alerts.append(alert)
-            outcome.claims.append(AlertClaim(claim.key_tag, claim.rule_id, result.alert_id,
-                                             result.fired_at, claim.cooldown_seconds))
+            outcome.claims.append(
+                AlertClaim(
+                    claim.key_tag,
+                    claim.rule_id,
+                    result.alert_id,
+                    result.fired_at,
+                    claim.cooldown_seconds,
+                )
+            )
 
     def _count(self, outcome: BatchOutcome) -> None:
         m = self.metrics

@@ -30,13 +30,15 @@ def _lua(name: str) -> str:
 
 
 class RedisWindowStore(WindowStore):
-    def __init__(self, client: aioredis.Redis, key_prefix: str = "dw",
-                 claim_ttl_seconds: int = 7 * 86400) -> None:
+    def __init__(
+        self, client: aioredis.Redis, key_prefix: str = "dw", claim_ttl_seconds: int = 7 * 86400
+    ) -> None:
         self._redis = client
         self._prefix = key_prefix
         self._claim_ttl = claim_ttl_seconds
-        self._sources = {name: _lua(f"{name}.lua")
-                         for name in ("window_apply", "alert_claim", "alert_confirm")}
+        self._sources = {
+            name: _lua(f"{name}.lua") for name in ("window_apply", "alert_claim", "alert_confirm")
+        }
         self._shas: dict[str, str] = {}
 
     async def _load_scripts(self) -> None:
@@ -72,16 +74,24 @@ class RedisWindowStore(WindowStore):
     def claim_key(self, claim: AlertClaim) -> str:
         return f"{self._prefix}:{{{claim.key_tag}}}:alert:{claim.rule_id}"
 
-    async def apply(self, updates: Sequence[WindowUpdate], windows: Sequence[WindowSpec],
-                    dedupe_horizon_seconds: int) -> list[WindowReading]:
+    async def apply(
+        self,
+        updates: Sequence[WindowUpdate],
+        windows: Sequence[WindowSpec],
+        dedupe_horizon_seconds: int,
+    ) -> list[WindowReading]:
         if not updates:
             return []
         by_account: dict[str, list[int]] = {}
         for index, update in enumerate(updates):
             by_account.setdefault(update.account_id, []).append(index)
         seen_ttl = max([dedupe_horizon_seconds, *(w.ttl_seconds for w in windows)])
-        header: list[int | float | str] = [dedupe_horizon_seconds, len(windows), N_COUNTERS,
-                                           seen_ttl]
+        header: list[int | float | str] = [
+            dedupe_horizon_seconds,
+            len(windows),
+            N_COUNTERS,
+            seen_ttl,
+        ]
         for w in windows:
             header += [w.bucket_seconds, w.n_buckets, w.ttl_seconds]
         calls: list[tuple[str, list[str], list[int | float | str]]] = []
@@ -96,10 +106,11 @@ class RedisWindowStore(WindowStore):
         stride = 1 + len(windows) * N_COUNTERS
         for (_, indices), reply in zip(by_account.items(), replies, strict=True):
             for position, i in enumerate(indices):
-                row = reply[position * stride:(position + 1) * stride]
+                row = reply[position * stride : (position + 1) * stride]
                 totals = tuple(
-                    tuple(int(v) for v in row[1 + w * N_COUNTERS:1 + (w + 1) * N_COUNTERS])
-                    for w in range(len(windows)))
+                    tuple(int(v) for v in row[1 + w * N_COUNTERS : 1 + (w + 1) * N_COUNTERS])
+                    for w in range(len(windows))
+                )
                 readings[i] = WindowReading(int(row[0]), totals)
         return [r for r in readings if r is not None]
 
@@ -107,27 +118,39 @@ class RedisWindowStore(WindowStore):
         if not claims:
             return []
         calls: list[tuple[str, list[str], list[int | float | str]]] = [
-            ("alert_claim", [self.claim_key(claim)],
-             [claim.alert_id, f"{claim.fired_at:.6f}", claim.cooldown_seconds,
-              max(self._claim_ttl, claim.cooldown_seconds)])
-            for claim in claims]
+            (
+                "alert_claim",
+                [self.claim_key(claim)],
+                [
+                    claim.alert_id,
+                    f"{claim.fired_at:.6f}",
+                    claim.cooldown_seconds,
+                    max(self._claim_ttl, claim.cooldown_seconds),
+                ],
+            )
+            for claim in claims
+        ]
         results = []
         for outcome, alert_id, fired_at in await self._run(calls):
             outcome_text = outcome.decode() if isinstance(outcome, bytes) else str(outcome)
             if outcome_text == "cooldown":
                 results.append(ClaimResult(outcome_text))
             else:
-                results.append(ClaimResult(
-                    outcome_text,
-                    alert_id.decode() if isinstance(alert_id, bytes) else str(alert_id),
-                    float(fired_at)))
+                results.append(
+                    ClaimResult(
+                        outcome_text,
+                        alert_id.decode() if isinstance(alert_id, bytes) else str(alert_id),
+                        float(fired_at),
+                    )
+                )
         return results
 
     async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
         if not claims:
             return
-        await self._run([("alert_confirm", [self.claim_key(claim)], [claim.alert_id])
-                         for claim in claims])
+        await self._run(
+            [("alert_confirm", [self.claim_key(claim)], [claim.alert_id]) for claim in claims]
+        )
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -83,12 +83,16 @@ class _LineTracker:
         return self._lines[index]
 
 
-async def replay_file(path: Path, pipeline: DetectionPipeline, *,
-                      alerts_out: IO[bytes] | None = None,
-                      dlq_out: IO[bytes] | None = None,
-                      on_alert: Callable[[dict[str, Any]], None] | None = None,
-                      on_progress: Callable[[int], None] | None = None,
-                      batch_size: int = DEFAULT_BATCH_SIZE) -> ReplaySummary:
+async def replay_file(
+    path: Path,
+    pipeline: DetectionPipeline,
+    *,
+    alerts_out: IO[bytes] | None = None,
+    dlq_out: IO[bytes] | None = None,
+    on_alert: Callable[[dict[str, Any]], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> ReplaySummary:
     summary = ReplaySummary()
     started = time.perf_counter()
     with path.open("rb") as handle:
@@ -97,11 +101,20 @@ async def replay_file(path: Path, pipeline: DetectionPipeline, *,
             outcome = await pipeline.process(batch)
             for letter in outcome.dead_letters:
                 if dlq_out is not None:
-                    dlq_out.write(orjson.dumps({
-                        "reason": letter.reason, "detail": letter.detail,
-                        "source": {"file": str(path), "line": tracker.line_of(letter.index)},
-                        "payload_base64": base64.b64encode(batch[letter.index]).decode(),
-                    }) + b"\n")
+                    dlq_out.write(
+                        orjson.dumps(
+                            {
+                                "reason": letter.reason,
+                                "detail": letter.detail,
+                                "source": {
+                                    "file": str(path),
+                                    "line": tracker.line_of(letter.index),
+                                },
+                                "payload_base64": base64.b64encode(batch[letter.index]).decode(),
+                            }
+                        )
+                        + b"\n"
+                    )
             for alert in outcome.alerts:
                 if alerts_out is not None:
                     alerts_out.write(orjson.dumps(alert) + b"\n")

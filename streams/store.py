@@ -47,8 +47,12 @@ class WindowStore(abc.ABC):
     """Sliding-window state per account, idempotent by event key, plus the alert ledger."""
 
     @abc.abstractmethod
-    async def apply(self, updates: Sequence[WindowUpdate], windows: Sequence[WindowSpec],
-                    dedupe_horizon_seconds: int) -> list[WindowReading]:
+    async def apply(
+        self,
+        updates: Sequence[WindowUpdate],
+        windows: Sequence[WindowSpec],
+        dedupe_horizon_seconds: int,
+    ) -> list[WindowReading]:
         """Count each update in its account's windows, in order; one reading per update."""
 
     @abc.abstractmethod

@@ -40,8 +40,9 @@ CONFIG_POLL_SECONDS = 5.0
 class BatchHandler:
     """Processes one faust batch end to end; never returns until the batch is delivered."""
 
-    def __init__(self, pipeline: DetectionPipeline, alerts_topic: Any, dlq_topic: Any,
-                 metrics: Metrics) -> None:
+    def __init__(
+        self, pipeline: DetectionPipeline, alerts_topic: Any, dlq_topic: Any, metrics: Metrics
+    ) -> None:
         self.pipeline = pipeline
         self.alerts_topic = alerts_topic
         self.dlq_topic = dlq_topic
@@ -66,17 +67,24 @@ class BatchHandler:
                 attempt += 1
                 self.metrics.state_errors.labels(stage=stage).inc()
                 delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2 ** min(attempt, 6))
-                log.exception("batch of %d failed at %s (attempt %d); retrying in %.1fs",
-                              len(events), stage, attempt, delay)
+                log.exception(
+                    "batch of %d failed at %s (attempt %d); retrying in %.1fs",
+                    len(events),
+                    stage,
+                    attempt,
+                    delay,
+                )
                 await asyncio.sleep(delay)  # backoff before retrying the same batch
         self.metrics.batch_size.observe(len(events))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         if outcome.events:
             self.metrics.event_lag_seconds.set(
-                time.time() - max(e.timestamp for e in outcome.events))
+                time.time() - max(e.timestamp for e in outcome.events)
+            )
 
-    async def _deliver(self, events: Sequence[Any], payloads: Sequence[bytes],
-                       outcome: BatchOutcome) -> None:
+    async def _deliver(
+        self, events: Sequence[Any], payloads: Sequence[bytes], outcome: BatchOutcome
+    ) -> None:
         pending = []
         for letter in outcome.dead_letters:
             message = events[letter.index].message
@@ -87,11 +95,17 @@ class BatchHandler:
                 ("dw-source-partition", str(message.partition).encode()),
                 ("dw-source-offset", str(message.offset).encode()),
             ]
-            pending.append(await self.dlq_topic.send(
-                key=message.key, value=payloads[letter.index], headers=headers, force=True))
+            pending.append(
+                await self.dlq_topic.send(
+                    key=message.key, value=payloads[letter.index], headers=headers, force=True
+                )
+            )
         for alert in outcome.alerts:
-            pending.append(await self.alerts_topic.send(
-                key=alert["dedup_key"].encode(), value=orjson.dumps(alert), force=True))
+            pending.append(
+                await self.alerts_topic.send(
+                    key=alert["dedup_key"].encode(), value=orjson.dumps(alert), force=True
+                )
+            )
         if pending:
             await asyncio.gather(*pending)  # broker acknowledgements
 
@@ -110,10 +124,10 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
         producer_acks=-1,
         topic_allow_declare=False,
     )
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    input_topic = app.topic(args.input_topic, **raw)
-    alerts_topic = app.topic(args.alerts_topic, **raw)
-    dlq_topic = app.topic(args.dlq_topic, **raw)
+    input_topic, alerts_topic, dlq_topic = (
+        app.topic(name, key_serializer="raw", value_serializer="raw")
+        for name in (args.input_topic, args.alerts_topic, args.dlq_topic)
+    )
     store = RedisWindowStore.from_url(args.redis, key_prefix=watcher.current.state.key_prefix)
     pipeline = DetectionPipeline(lambda: watcher.current, store, metrics)
     handler = BatchHandler(pipeline, alerts_topic, dlq_topic, metrics)
@@ -125,7 +139,7 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
             for event in events:
                 await stream.ack(event)
 
-    @app.timer(CONFIG_POLL_SECONDS)
+    @app.timer(CONFIG_POLL_SECONDS)  # type: ignore[untyped-decorator]
     async def reload_config() -> None:
         watcher.maybe_reload()
 
@@ -135,15 +149,18 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
 def run_worker(args: argparse.Namespace) -> int:
     watcher = ConfigWatcher(args.config)
     if not args.no_create_topics:
-        ensure_topics(args.bootstrap, {
-            args.input_topic: {},
-            args.alerts_topic: {},
-            args.dlq_topic: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)},
-        }, partitions=args.partitions)
+        ensure_topics(
+            args.bootstrap,
+            {
+                args.input_topic: {},
+                args.alerts_topic: {},
+                args.dlq_topic: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)},
+            },
+            partitions=args.partitions,
+        )
     metrics = Metrics.create(REGISTRY)
     start_http_server(args.metrics_port, addr=args.metrics_addr)
-    log.warning("serving Prometheus metrics on %s:%d/metrics", args.metrics_addr,
-                args.metrics_port)
+    log.warning("serving Prometheus metrics on %s:%d/metrics", args.metrics_addr, args.metrics_port)
     app = build_app(args, watcher, metrics)
     worker = faust.Worker(app, loglevel=logging.getLevelName(logging.getLogger().level).lower())
     worker.execute_from_commandline()

@@ -11,24 +11,47 @@ def _env(name: str, default: str) -> str:
 
 
 def add_worker_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=os.environ.get("DISTILLWATCH_CONFIG"),
-                        help="detector config YAML; reloaded when the file changes")
-    parser.add_argument("--bootstrap", default=_env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-                        help="Kafka bootstrap servers (host:port[,host:port])")
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("DISTILLWATCH_CONFIG"),
+        help="detector config YAML; reloaded when the file changes",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        default=_env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        help="Kafka bootstrap servers (host:port[,host:port])",
+    )
     parser.add_argument("--redis", default=_env("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--app-id", default=_env("APP_ID", "distillwatch"),
-                        help="faust app id = Kafka consumer group")
+    parser.add_argument(
+        "--app-id",
+        default=_env("APP_ID", "distillwatch"),
+        help="faust app id = Kafka consumer group",
+    )
     parser.add_argument("--input-topic", default=_env("INPUT_TOPIC", "inference-requests"))
     parser.add_argument("--alerts-topic", default=_env("ALERTS_TOPIC", "extraction-alerts"))
     parser.add_argument("--dlq-topic", default=_env("DLQ_TOPIC", "inference-requests.dlq"))
-    parser.add_argument("--partitions", type=int, default=int(_env("PARTITIONS", "6")),
-                        help="partitions when the worker creates missing topics")
-    parser.add_argument("--no-create-topics", action="store_true",
-                        help="expect the topics to exist (managed clusters)")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=int(_env("PARTITIONS", "6")),
+        help="partitions when the worker creates missing topics",
+    )
+    parser.add_argument(
+        "--no-create-topics",
+        action="store_true",
+        help="expect the topics to exist (managed clusters)",
+    )
     parser.add_argument("--batch-size", type=int, default=int(_env("BATCH_SIZE", "500")))
-    parser.add_argument("--batch-within", type=float, default=float(_env("BATCH_WITHIN", "0.5")),
-                        help="seconds to wait for a batch to fill")
+    parser.add_argument(
+        "--batch-within",
+        type=float,
+        default=float(_env("BATCH_WITHIN", "0.5")),
+        help="seconds to wait for a batch to fill",
+    )
     parser.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", "9464")))
     parser.add_argument("--metrics-addr", default=_env("METRICS_ADDR", "0.0.0.0"))
-    parser.add_argument("--data-dir", default=_env("DATA_DIR", ""),
-                        help="faust's local metadata folder (default: a temporary folder)")
+    parser.add_argument(
+        "--data-dir",
+        default=_env("DATA_DIR", ""),
+        help="faust's local metadata folder (default: a temporary folder)",
+    )

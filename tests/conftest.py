@@ -1,0 +1,62 @@
+"""Service fixtures: the real Redis and Kafka that `make test` starts (scripts/testenv.py).
+
+Locally a missing service skips its tests with the reason; with CI=true it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from tests.helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import testenv
+
+REDIS_URL = os.environ.get("DISTILLWATCH_REDIS_URL", testenv.DEFAULT_REDIS_URL)
+KAFKA_BOOTSTRAP = os.environ.get("DISTILLWATCH_KAFKA_BOOTSTRAP", testenv.DEFAULT_KAFKA_BOOTSTRAP)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(service: str, detail: str) -> None:
+    message = f"{service} is not reachable ({detail}); run the tests with `make test`"
+    if IN_CI:
+        pytest.fail(f"CI requires {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        unavailable("Redis", f"{REDIS_URL}: {error}")
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A fresh key namespace per test: tests never see each other's state."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    if not testenv.kafka_ready(KAFKA_BOOTSTRAP):
+        unavailable("Kafka", KAFKA_BOOTSTRAP)
+    version = os.environ.get("DISTILLWATCH_KAFKA_VERSION", "unknown")
+    print(f"\n[tests] Kafka broker at {KAFKA_BOOTSTRAP}, Apache Kafka {version}", file=sys.stderr)
+    yield KAFKA_BOOTSTRAP
