@@ -211,7 +211,7 @@ def event_from_mapping(obj: object) -> InferenceEvent:
         timestamp=timestamp,
         account_id=account_id,
         model=model,
-        schema_version=version,
+        schema_version=SCHEMA_VERSION,
         org_id=_opt_str(obj, "org_id", ""),
         api_key_id=_opt_str(obj, "api_key_id", ""),
         tier=_opt_str(obj, "tier", ""),
