@@ -91,7 +91,7 @@ def kafka_ready(bootstrap: str) -> bool:
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=3000, api_version_auto_timeout_ms=3000
+            bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
         )
     except (KafkaError, OSError, ValueError):
         return False

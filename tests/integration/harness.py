@@ -1,0 +1,220 @@
+"""Run the real `distillwatch worker` as a process against the test Kafka and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from tests.helpers import ROOT
+
+T = TypeVar("T")
+DEADLINE_S = 90.0
+
+
+def poll_until(
+    check: Callable[[], T | None],
+    what: str,
+    deadline_s: float = DEADLINE_S,
+    worker: WorkerProcess | None = None,
+) -> T:
+    """Poll `check` until it returns a truthy value; fail with the worker's log if it never does."""
+    end = time.monotonic() + deadline_s
+    delay = 0.05
+    while True:
+        result = check()
+        if result:
+            return result
+        if worker is not None and worker.proc.poll() is not None:
+            raise AssertionError(
+                f"worker exited ({worker.proc.returncode}) while waiting for "
+                f"{what}\n{worker.log_tail()}"
+            )
+        if time.monotonic() > end:
+            tail = worker.log_tail() if worker else ""
+            raise AssertionError(f"timed out after {deadline_s:.0f}s waiting for {what}\n{tail}")
+        time.sleep(delay)  # polling interval while waiting for a condition, with a deadline
+        delay = min(delay * 1.5, 0.5)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Topics:
+    input: str
+    alerts: str
+    dlq: str
+
+    @classmethod
+    def fresh(cls) -> Topics:
+        run = uuid.uuid4().hex[:8]
+        return cls(f"it-{run}-requests", f"it-{run}-alerts", f"it-{run}-requests.dlq")
+
+
+@dataclass
+class WorkerProcess:
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    metrics_port: int
+
+    def log_tail(self, chars: int = 6000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
+        ) as response:
+            return str(response.read().decode())
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def write_config(folder: Path, key_prefix: str) -> Path:
+    text = (ROOT / "config" / "detectors.yaml").read_text()
+    path = folder / f"detectors-{key_prefix}.yaml"
+    path.write_text(text.replace("key_prefix: dw", f"key_prefix: {key_prefix}"))
+    return path
+
+
+@contextmanager
+def run_worker(
+    tmp_path: Path,
+    bootstrap: str,
+    redis_url: str,
+    topics: Topics,
+    app_id: str,
+    key_prefix: str,
+    batch_size: int = 200,
+) -> Iterator[WorkerProcess]:
+    worker = start_worker(tmp_path, bootstrap, redis_url, topics, app_id, key_prefix, batch_size)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+def start_worker(
+    tmp_path: Path,
+    bootstrap: str,
+    redis_url: str,
+    topics: Topics,
+    app_id: str,
+    key_prefix: str,
+    batch_size: int = 200,
+) -> WorkerProcess:
+    port = free_port()
+    log_path = tmp_path / f"worker-{app_id}-{port}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "--log-level",
+        "INFO",
+        "worker",
+        "--config",
+        str(write_config(tmp_path, key_prefix)),
+        "--bootstrap",
+        bootstrap,
+        "--redis",
+        redis_url,
+        "--app-id",
+        app_id,
+        "--input-topic",
+        topics.input,
+        "--alerts-topic",
+        topics.alerts,
+        "--dlq-topic",
+        topics.dlq,
+        "--partitions",
+        "3",
+        "--batch-size",
+        str(batch_size),
+        "--batch-within",
+        "0.2",
+        "--metrics-port",
+        str(port),
+        "--metrics-addr",
+        "127.0.0.1",
+        "--data-dir",
+        str(tmp_path / f"faust-{app_id}-{port}"),
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+    return WorkerProcess(proc, log_path, port)
+
+
+def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=8 * 1024 * 1024
+    )
+    try:
+        for key, value in messages:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
+
+
+class TopicReader:
+    """Reads a topic from the beginning, accumulating records across polls."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+            consumer_timeout_ms=500,
+            fetch_max_bytes=16 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
+        self.records: list[object] = []
+
+    def poll(self) -> list[object]:
+        for batch in self.consumer.poll(timeout_ms=300).values():
+            self.records.extend(batch)
+        return self.records
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def committed_everything(bootstrap: str, group: str, topic: str) -> bool:
+    """The group has committed the end offset of every partition of the topic."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = consumer.end_offsets(partitions)
+        return bool(ends) and all((consumer.committed(tp) or 0) >= end for tp, end in ends.items())
+    finally:
+        consumer.close()
