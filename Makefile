@@ -19,7 +19,6 @@ venv: $(VENV)/.installed
 demo: venv
 	mkdir -p $(OUT)
 	$(VENV)/bin/distillwatch simulate --out $(OUT)/demo-events.jsonl --labels $(OUT)/demo-labels.csv
-	$(VENV)/bin/distillwatch replay $(OUT)/demo-events.jsonl --alerts-out $(OUT)/demo-alerts.jsonl
 	$(VENV)/bin/distillwatch backtest $(OUT)/demo-events.jsonl --labels $(OUT)/demo-labels.csv --alerts-out $(OUT)/demo-alerts.jsonl
 
 ## Lint, type-check, then every test against real Redis and Kafka (started here if absent).

@@ -110,7 +110,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from streams.backtest import backtest_report, load_labels, print_report
 
-    args.quiet = True
     summary = asyncio.run(_replay(args))
     labels = load_labels(Path(args.labels)) if args.labels else None
     report = backtest_report(summary, labels)
@@ -123,10 +122,19 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    if not args.out and not args.to_kafka:
+        err.print("simulate needs --out FILE and/or --to-kafka BOOTSTRAP")
+        return 2
     from streams.simulate import simulate_demo, write_events, write_labels
 
     events, labels = simulate_demo(seed=args.seed, hours=args.hours)
-    write_events(events, Path(args.out))
+    if args.to_kafka:
+        from streams.kafka_producer import send_events
+
+        sent = send_events(events, args.to_kafka, args.topic, args.rate)
+        out.print(f"sent {sent:,} events to {args.topic} at {args.to_kafka}")
+    if args.out:
+        write_events(events, Path(args.out))
     if args.labels:
         write_labels(labels, Path(args.labels))
     counts = Counter(label.family for label in labels)
@@ -173,11 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     backtest = sub.add_parser("backtest", help="replay plus detection statistics")
     add_replay_args(backtest)
     backtest.add_argument("--labels", help="CSV account_id,label,family")
+    backtest.add_argument("--quiet", action="store_true", help="do not print alerts as they fire")
     backtest.add_argument("--json", help="write the statistics as JSON here")
     backtest.set_defaults(func=cmd_backtest)
 
     simulate = sub.add_parser("simulate", help="write synthetic traffic (demo scenario)")
-    simulate.add_argument("--out", required=True)
+    simulate.add_argument("--out", help="write the events as JSONL here")
+    simulate.add_argument("--to-kafka", metavar="BOOTSTRAP", help="produce the events to Kafka")
+    simulate.add_argument("--topic", default="inference-requests")
+    simulate.add_argument("--rate", type=float, help="events per second when producing")
     simulate.add_argument("--labels")
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--hours", type=float, default=2.0)
