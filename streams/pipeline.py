@@ -154,15 +154,6 @@ class DetectionPipeline:
             alert = build_alert(finding, result.fired_at, config.alerting.runbook_base_url)
             alert["alert_id"] = result.alert_id
             outcome.alerts.append(alert)
-            outcome.claims.append(
-                AlertClaim(
-                    claim.key_tag,
-                    claim.rule_id,
-                    result.alert_id,
-                    result.fired_at,
-                    claim.cooldown_seconds,
-                )
-            )
 
     def _count(self, outcome: BatchOutcome) -> None:
         m = self.metrics
