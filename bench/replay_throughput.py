@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/replay_throughput.py [--hours 24] [--redis redis://127.0.0.1:6390/0]
 
-Simulates the demo scenario for the given hours, then replays it three times and reports the
+Simulates the `all` scenario (benign population plus every attack family) for the given
+hours, then replays it three times and reports the
 best events/s. Results and the machine they ran on go to docs/benchmarks.md.
 """
 
@@ -21,7 +22,7 @@ from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
 from streams.redis_store import RedisWindowStore
 from streams.replay import replay_file
-from streams.simulate import simulate_demo, write_events
+from streams.sim.scenarios import simulate
 from streams.store import WindowStore
 
 
@@ -55,7 +56,7 @@ async def one_run(path: Path, redis_url: str | None, batch_size: int) -> tuple[i
         accounts, per_account = await redis_bytes_per_account(redis_url, prefix)
         print(
             f"  redis state: {accounts} accounts, {per_account / 1024:,.1f} KiB per account "
-            f"({summary.events / max(1, accounts):,.0f} events per account in 24 h)"
+            f"({summary.events / max(1, accounts):,.0f} events per account)"
         )
     return summary.events, summary.elapsed_seconds
 
@@ -66,11 +67,14 @@ def main() -> None:
     parser.add_argument("--redis")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--accounts", type=int, default=1000, help="benign accounts")
     args = parser.parse_args()
-    events, _ = simulate_demo(seed=1, hours=args.hours)
+    sim = simulate("all", hours=args.hours, seed=1, benign_accounts=args.accounts)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
-        write_events(events, path)
+        with path.open("wb") as handle:
+            for line in sim.lines():
+                handle.write(line + b"\n")
         size_mb = path.stat().st_size / 1e6
         results = [
             asyncio.run(one_run(path, args.redis, args.batch_size)) for _ in range(args.runs)

@@ -1,10 +1,15 @@
-"""Backtest statistics over a replay: alerts by rule, accounts alerted, and with labels the
-measures of detection.md (account recall per attack family, false-positive rate per benign
-family, requests before the first alert)."""
+"""Backtest measures over a replay (detection.md, "How detection quality is measured").
+
+Per attack family: account recall, requests and output tokens before each account's first
+alert (median, p90). Per campaign (all accounts of an attack family): detected or not, and the
+event time from its first request to its first alert. Per benign family: false-positive rate.
+Overall: alert load per 1,000 accounts per day. Without labels: alerts by rule and accounts.
+"""
 
 from __future__ import annotations
 
 import csv
+import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -17,83 +22,132 @@ from streams.replay import ReplaySummary
 
 def load_labels(path: Path) -> dict[str, tuple[str, str]]:
     """account_id -> (label, family)."""
-    labels = {}
     with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            labels[row["account_id"]] = (row["label"], row["family"])
-    return labels
+        return {row["account_id"]: (row["label"], row["family"]) for row in csv.DictReader(handle)}
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "p90": None}
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return {"median": statistics.median(ordered), "p90": p90}
 
 
 def backtest_report(
     summary: ReplaySummary, labels: dict[str, tuple[str, str]] | None
 ) -> dict[str, Any]:
-    alerted: set[str] = set()
-    by_rule: Counter[str] = Counter()
-    for alert in summary.alerts:
-        if alert["status"] == "firing":
-            by_rule[alert["rule_id"]] += 1
-            alerted.update(alert["subject"]["accounts"])
+    firing = [a for a in summary.alerts if a["status"] == "firing"]
+    alerted = {acct for alert in firing for acct in alert["subject"]["accounts"]}
+    span_days = max(1 / 24, ((summary.last_event_ts or 0) - (summary.first_event_ts or 0)) / 86400)
     report: dict[str, Any] = {
         "events": summary.events,
         "accounts": len(summary.accounts),
-        "alerts": len(summary.alerts),
-        "alerts_by_rule": dict(by_rule),
+        "alerts": len(firing),
+        "alerts_by_rule": dict(Counter(a["rule_id"] for a in firing)),
         "accounts_alerted": sorted(alerted),
+        "alert_load_per_1000_accounts_per_day": round(
+            len(firing) / max(1, len(summary.accounts)) * 1000 / span_days, 2
+        ),
+        "event_days": round(span_days, 3),
         "events_per_second": round(summary.events_per_second),
     }
     if labels is None:
         return report
-    families: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for account, (label, family) in labels.items():
-        families[(label, family)].append(account)
-    rows = []
-    for (label, family), accounts in sorted(families.items()):
-        hit = sum(1 for a in accounts if a in alerted)
-        rows.append(
-            {
-                "label": label,
-                "family": family,
-                "accounts": len(accounts),
-                "alerted": hit,
-                "rate": round(hit / len(accounts), 4),
-            }
-        )
-    attack = [a for a, (lab, _) in labels.items() if lab == "attack"]
-    benign = [a for a, (lab, _) in labels.items() if lab == "benign"]
-    report["families"] = rows
-    report["account_recall"] = (
-        round(sum(a in alerted for a in attack) / len(attack), 4) if attack else None
-    )
-    report["false_positive_rate"] = (
-        round(sum(a in alerted for a in benign) / len(benign), 4) if benign else None
+    by_family: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for account, key in labels.items():
+        if account in summary.accounts:
+            by_family[key].append(account)
+    families = []
+    for (label, family), accounts in sorted(by_family.items()):
+        hits = [a for a in accounts if a in alerted]
+        row: dict[str, Any] = {
+            "label": label,
+            "family": family,
+            "accounts": len(accounts),
+            "alerted": len(hits),
+            "rate": round(len(hits) / len(accounts), 4),
+        }
+        if label == "attack":
+            detected = [summary.first_alert[a] for a in hits if a in summary.first_alert]
+            row["requests_to_detect"] = _quantiles([d[0] for d in detected])
+            row["output_tokens_to_detect"] = _quantiles([d[1] for d in detected])
+            first_request = min(summary.account_totals[a][0] for a in accounts)
+            first_alert = min((d[2] for d in detected), default=None)
+            row["campaign_detected"] = first_alert is not None
+            row["campaign_seconds_to_detect"] = (
+                round(first_alert - first_request, 1) if first_alert is not None else None
+            )
+        families.append(row)
+    attack = [a for a, (lab, _) in labels.items() if lab == "attack" and a in summary.accounts]
+    benign = [a for a, (lab, _) in labels.items() if lab == "benign" and a in summary.accounts]
+    campaigns = [f for f in families if f["label"] == "attack"]
+    report.update(
+        {
+            "families": families,
+            "account_recall": round(sum(a in alerted for a in attack) / len(attack), 4)
+            if attack
+            else None,
+            "campaign_recall": (
+                round(sum(f["campaign_detected"] for f in campaigns) / len(campaigns), 4)
+                if campaigns
+                else None
+            ),
+            "false_positive_rate": (
+                round(sum(a in alerted for a in benign) / len(benign), 4) if benign else None
+            ),
+        }
     )
     return report
 
 
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}{unit}"
+
+
 def print_report(report: dict[str, Any], console: Console) -> None:
-    table = Table(title="backtest")
-    table.add_column("label")
-    table.add_column("family")
-    table.add_column("accounts", justify="right")
-    table.add_column("alerted", justify="right")
-    table.add_column("recall / FPR", justify="right")
-    for row in report.get("families", []):
-        table.add_row(
-            row["label"],
-            row["family"],
-            str(row["accounts"]),
-            str(row["alerted"]),
-            f"{row['rate']:.0%}",
-        )
     if report.get("families"):
+        table = Table(title="backtest")
+        for column in (
+            "label",
+            "family",
+            "accounts",
+            "alerted",
+            "recall / FPR",
+            "requests to detect (median / p90)",
+            "campaign time to detect",
+        ):
+            table.add_column(column, justify="left" if column in ("label", "family") else "right")
+        for row in report["families"]:
+            to_detect = row.get("requests_to_detect") or {}
+            seconds = row.get("campaign_seconds_to_detect")
+            table.add_row(
+                row["label"],
+                row["family"],
+                str(row["accounts"]),
+                str(row["alerted"]),
+                f"{row['rate']:.0%}",
+                f"{_fmt(to_detect.get('median'))} / {_fmt(to_detect.get('p90'))}"
+                if row["label"] == "attack"
+                else "",
+                _fmt(seconds / 60 if seconds is not None else None, " min")
+                if row["label"] == "attack"
+                else "",
+            )
         console.print(table)
     console.print(
-        f"alerts by rule: {report['alerts_by_rule'] or 'none'}; "
-        f"accounts alerted: {len(report['accounts_alerted'])}; "
-        f"{report['events']:,} events at {report['events_per_second']:,} events/s"
+        f"alerts by rule: {report['alerts_by_rule'] or 'none'}; accounts alerted: "
+        f"{len(report['accounts_alerted'])}; alert load "
+        f"{report['alert_load_per_1000_accounts_per_day']} per 1,000 accounts per day; "
+        f"{report['events']:,} events at {report['events_per_second']:,} events/s",
+        highlight=False,
     )
     if report.get("account_recall") is not None:
         console.print(
-            f"account recall {report['account_recall']:.0%}, "
-            f"false-positive rate {report['false_positive_rate']:.0%}"
+            f"account recall {report['account_recall']:.1%}, campaign recall "
+            f"{report['campaign_recall']:.0%}, false-positive rate "
+            f"{report['false_positive_rate']:.2%}",
+            highlight=False,
         )

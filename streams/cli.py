@@ -25,7 +25,7 @@ from streams.store import WindowStore
 
 PROGRESS_MIN_BYTES = 1 << 20
 err = Console(stderr=True)
-out = Console()
+out = Console() if Console().is_terminal else Console(width=160)  # tables readable in logs
 
 
 def _print_alert(alert: dict[str, Any]) -> None:
@@ -122,25 +122,29 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from streams.sim.scenarios import simulate, write_labels
+
     if not args.out and not args.to_kafka:
         err.print("simulate needs --out FILE and/or --to-kafka BOOTSTRAP")
         return 2
-    from streams.simulate import simulate_demo, write_events, write_labels
-
-    events, labels = simulate_demo(seed=args.seed, hours=args.hours)
-    if args.to_kafka:
-        from streams.kafka_producer import send_events
-
-        sent = send_events(events, args.to_kafka, args.topic, args.rate)
-        out.print(f"sent {sent:,} events to {args.topic} at {args.to_kafka}")
+    sim = simulate(args.scenario, hours=args.hours, seed=args.seed, benign_accounts=args.accounts)
     if args.out:
-        write_events(events, Path(args.out))
+        with open(args.out, "wb") as handle:
+            for line in sim.lines():
+                handle.write(line + b"\n")
     if args.labels:
-        write_labels(labels, Path(args.labels))
-    counts = Counter(label.family for label in labels)
+        write_labels(sim.labels, args.labels)
+    if args.to_kafka:
+        from streams.kafka_producer import send_lines
+
+        sent = send_lines(sim.events, args.to_kafka, args.topic, args.rate)
+        out.print(f"sent {sent:,} events to {args.topic} at {args.to_kafka}")
+    families = Counter(f"{label.label}:{label.family}" for label in sim.labels)
     out.print(
-        f"wrote {len(events):,} events for {len(labels)} accounts to {args.out} "
-        f"({', '.join(f'{f}={n}' for f, n in sorted(counts.items()))})"
+        f"simulated {len(sim.events):,} events for {len(sim.labels)} accounts over "
+        f"{args.hours:g} h (scenario {args.scenario}, seed {args.seed}): "
+        f"{', '.join(f'{f}={n}' for f, n in sorted(families.items()))}",
+        highlight=False,
     )
     return 0
 
@@ -185,14 +189,20 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--json", help="write the statistics as JSON here")
     backtest.set_defaults(func=cmd_backtest)
 
-    simulate = sub.add_parser("simulate", help="write synthetic traffic (demo scenario)")
+    simulate = sub.add_parser("simulate", help="labelled synthetic traffic from a scenario")
+    simulate.add_argument(
+        "--scenario",
+        default="all",
+        help="all, benign, or one attack family (see docs/simulator.md)",
+    )
+    simulate.add_argument("--accounts", type=int, default=200, help="benign accounts")
     simulate.add_argument("--out", help="write the events as JSONL here")
     simulate.add_argument("--to-kafka", metavar="BOOTSTRAP", help="produce the events to Kafka")
     simulate.add_argument("--topic", default="inference-requests")
     simulate.add_argument("--rate", type=float, help="events per second when producing")
     simulate.add_argument("--labels")
-    simulate.add_argument("--seed", type=int, default=7)
-    simulate.add_argument("--hours", type=float, default=2.0)
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--hours", type=float, default=24.0)
     simulate.set_defaults(func=cmd_simulate)
 
     check = sub.add_parser("check-config", help="validate a config file and exit")

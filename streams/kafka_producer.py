@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import orjson
 from kafka import KafkaProducer
 
 
-def send_events(
-    events: Iterable[dict[str, Any]],
+def send_lines(
+    events: Iterable[tuple[float, bytes]],
     bootstrap: str,
     topic: str,
     rate_per_second: float | None = None,
 ) -> int:
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=20, compression_type=None
-    )
+    """Produce (event time, JSON) pairs; the key is the event's account_id."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     sent = 0
     started = time.monotonic()
     try:
-        for event in events:
-            producer.send(topic, key=event["account_id"].encode(), value=orjson.dumps(event))
+        for _, line in events:
+            account = orjson.loads(line)["account_id"]
+            producer.send(topic, key=account.encode(), value=line)
             sent += 1
             if rate_per_second:
                 ahead = sent / rate_per_second - (time.monotonic() - started)

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,6 +36,10 @@ class ReplaySummary:
     first_event_ts: float | None = None
     last_event_ts: float | None = None
     accounts: set[str] = field(default_factory=set)
+    # account -> [first event time, requests, output tokens] so far
+    account_totals: dict[str, list[float]] = field(default_factory=dict)
+    # account -> (requests, output tokens, event time) up to and including its first alert
+    first_alert: dict[str, tuple[int, int, float]] = field(default_factory=dict)
 
     @property
     def events_per_second(self) -> float:
@@ -47,13 +52,33 @@ class ReplaySummary:
         self.late += outcome.late
         self.dead_letters.update(letter.reason for letter in outcome.dead_letters)
         self.alerts.extend(outcome.alerts)
+        alert_times: dict[str, float] = {}
+        for alert in outcome.alerts:
+            fired = datetime.fromisoformat(alert["fired_at"]).timestamp()
+            for account in alert["subject"]["accounts"]:
+                if account not in self.first_alert:
+                    alert_times[account] = min(fired, alert_times.get(account, fired))
         for event in outcome.events:
             self.accounts.add(event.account_id)
-            ts = event.timestamp
-            if self.first_event_ts is None or ts < self.first_event_ts:
-                self.first_event_ts = ts
-            if self.last_event_ts is None or ts > self.last_event_ts:
-                self.last_event_ts = ts
+            totals = self.account_totals.setdefault(event.account_id, [event.timestamp, 0, 0])
+            totals[1] += 1
+            totals[2] += event.usage.output_tokens
+            fired_at = alert_times.get(event.account_id)
+            if fired_at is not None and event.timestamp >= fired_at - 0.001:
+                self.first_alert[event.account_id] = (int(totals[1]), int(totals[2]), fired_at)
+                del alert_times[event.account_id]
+        for account, fired_at in alert_times.items():  # re-emitted alerts of earlier batches
+            totals = self.account_totals.get(account, [fired_at, 0, 0])
+            self.first_alert[account] = (int(totals[1]), int(totals[2]), fired_at)
+        if outcome.events:
+            low = min(e.timestamp for e in outcome.events)
+            high = max(e.timestamp for e in outcome.events)
+            self.first_event_ts = (
+                low if self.first_event_ts is None else min(low, self.first_event_ts)
+            )
+            self.last_event_ts = (
+                high if self.last_event_ts is None else max(high, self.last_event_ts)
+            )
 
 
 class _LineTracker:

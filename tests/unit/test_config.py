@@ -29,7 +29,7 @@ def test_shipped_config_is_valid() -> None:
             "greater than 0",
         ),
         (
-            ("near_max_share: 0.8", "near_max_share: 1.5"),
+            ("near_max_share: 0.5", "near_max_share: 1.5"),
             "detectors.volume_harvest.near_max_share",
             "less than or equal to 1",
         ),
@@ -42,7 +42,7 @@ def test_shipped_config_is_valid() -> None:
             "bucket_seconds must divide seconds",
         ),
         (
-            ("cooldown_seconds: 3600", "cooldown_secs: 3600"),
+            ("cooldown_seconds: 86400", "cooldown_secs: 86400"),
             "alerting.cooldown_secs",
             "Extra inputs are not permitted",
         ),

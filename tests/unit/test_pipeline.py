@@ -13,7 +13,7 @@ from detectors.config import DetectionConfig
 from streams.config_loader import load_config
 from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
-from streams.simulate import simulate_demo
+from streams.sim.scenarios import simulate
 from tests.helpers import ROOT, encode, harvest_events, make_event
 
 ALERT_SCHEMA = json.loads((ROOT / "detectors/schemas/alert.v1.schema.json").read_text())
@@ -38,11 +38,12 @@ async def run_all(
     return alerts
 
 
-async def test_demo_traffic_alerts_only_the_harvester(config: DetectionConfig) -> None:
-    events, labels = simulate_demo(seed=11, hours=2)
-    alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), encode(events))
+async def test_simulated_traffic_alerts_harvesters_and_no_benign_account(
+        config: DetectionConfig) -> None:
+    sim = simulate("self_instruct", hours=4, seed=11, benign_accounts=30)
+    alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), list(sim.lines()))
     alerted = {a for alert in alerts for a in alert["subject"]["accounts"]}  # type: ignore[index]
-    attackers = {lab.account_id for lab in labels if lab.label == "attack"}
+    attackers = {lab.account_id for lab in sim.labels if lab.label == "attack"}
     assert alerted == attackers
     for alert in alerts:
         ALERT_VALIDATOR.validate(alert)

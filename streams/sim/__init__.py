@@ -1,0 +1,1 @@
+"""The traffic simulator: real prompt sets and trace shapes, benign and attack families."""

@@ -1,0 +1,193 @@
+"""Benign families: the legitimate traffic a detector must leave alone (detection.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from streams.sim.profile import Profile, diurnal_weight
+
+Events = Iterator[dict[str, Any]]
+STEP_BY_STEP = (
+    "Let's think step by step.",
+    "Please explain your reasoning step by step.",
+    "Walk me through it step by step.",
+    "Show your work.",
+)
+
+
+def _sessions(p: Profile, start: float, end: float, mean_gap: float) -> Iterator[float]:
+    """Session start times: Poisson arrivals thinned by the local hour of day."""
+    ts = start + p.rng.expovariate(1 / mean_gap)
+    while ts < end:
+        if p.rng.random() < diurnal_weight(ts, p.utc_offset_hours):
+            yield ts
+        ts += p.rng.expovariate(1 / mean_gap)
+
+
+def _conversation(
+    p: Profile,
+    ts: float,
+    session: str,
+    turns: list[str],
+    *,
+    step_by_step: bool = False,
+    max_tokens: int | None = 2048,
+) -> Events:
+    history: list[dict[str, str]] = []
+    for index, text in enumerate(turns):
+        if step_by_step and p.rng.random() < 0.7:
+            text = f"{text}\n\n{p.rng.choice(STEP_BY_STEP)}"
+        history.append({"role": "user", "content": text})
+        context, generated = p.corpus.conv_shape(p.rng)
+        yield p.event(
+            ts,
+            messages=list(history),
+            max_tokens=max_tokens,
+            input_tokens=context + 150 * index,
+            output_tokens=generated,
+            turn_index=index,
+            conversation=session,
+            temperature=p.rng.choice((0.7, 1.0)),
+        )
+        history.append({"role": "assistant", "content": "(answer)"})
+        ts += p.rng.uniform(15, 240)  # reading and typing
+
+
+def chat(p: Profile, start: float, end: float, step_by_step: bool = False) -> Events:
+    for n, ts in enumerate(_sessions(p, start, end, mean_gap=2400)):
+        if p.rng.random() < 0.5:
+            first, second = p.rng.choice(p.corpus.multi_turn)
+            turns = [first, second]
+        else:
+            turns = [p.rng.choice(p.corpus.chat_openers)]
+        turns += [p.rng.choice(p.corpus.chat_followups) for _ in range(p.rng.randint(0, 3))]
+        max_tokens = p.rng.choice((None, 1024, 2048, 4096))
+        yield from _conversation(
+            p, ts, f"{p.account_id}-c{n}", turns, step_by_step=step_by_step, max_tokens=max_tokens
+        )
+
+
+def step_by_step_user(p: Profile, start: float, end: float) -> Events:
+    """Follows prompting guides: asks for step-by-step reasoning, conversationally."""
+    return chat(p, start, end, step_by_step=True)
+
+
+def coding_agent(p: Profile, start: float, end: float) -> Events:
+    for n, ts in enumerate(_sessions(p, start, end, mean_gap=1500)):
+        messages = [{"role": "user", "content": p.rng.choice(p.corpus.coding_queries)}]
+        for turn in range(p.rng.randint(6, 40)):
+            context, generated = p.corpus.code_shape(p.rng)
+            yield p.event(
+                ts,
+                messages=list(messages),
+                max_tokens=8192,
+                input_tokens=context + 700 * turn,
+                output_tokens=generated * 3 + 20,
+                finish="tool_calls" if turn % 5 else "stop",
+                turn_index=turn,
+                conversation=f"{p.account_id}-s{n}",
+                tools=p.rng.choice((8, 12, 17)),
+                temperature=0.2,
+            )
+            messages += [
+                {"role": "assistant", "content": "(tool call)"},
+                {"role": "tool", "content": "(tool result)"},
+            ]
+            ts += p.rng.uniform(2, 30)
+
+
+def rag_app(p: Profile, start: float, end: float) -> Events:
+    """A SaaS product: one long fixed system prompt, many end users behind one account."""
+    system = p.rng.choice(p.corpus.personas) + "\n\nAnswer only from the provided context."
+    ts = start
+    while ts < end:
+        rate = 0.004 + 0.04 * diurnal_weight(ts, p.utc_offset_hours)  # requests per second
+        ts += p.rng.expovariate(rate)
+        question = p.rng.choice(p.corpus.instructions)
+        context, generated = p.corpus.conv_shape(p.rng)
+        yield p.event(
+            ts,
+            system=system,
+            messages=[{"role": "user", "content": question}],
+            max_tokens=1024,
+            input_tokens=context + 900,
+            output_tokens=generated,
+            temperature=0.3,
+            conversation=f"{p.account_id}-u{p.rng.randrange(5000)}",
+        )
+
+
+def translation_pipeline(p: Profile, start: float, end: float) -> Events:
+    language = p.rng.choice(("French", "German", "Japanese", "Portuguese"))
+    ts = start
+    while ts < end:
+        ts += p.rng.expovariate(0.03)
+        payload = p.rng.choice(p.corpus.instructions + p.corpus.chat_openers)
+        tokens = p.tokens_of(payload)
+        yield p.event(
+            ts,
+            messages=[
+                {
+                    "role": "user",
+                    "content": f"Translate the following text into {language}. Keep the "
+                    f"formatting.\n\n{payload}",
+                }
+            ],
+            max_tokens=4096,
+            input_tokens=tokens + 20,
+            output_tokens=int(tokens * p.rng.uniform(1.0, 1.5)),
+            temperature=0.0,
+        )
+
+
+def eval_harness(p: Profile, start: float, end: float) -> Events:
+    """temperature 0, fixed seed, max_tokens 1, logprobs, templated benchmark items."""
+    ts = start + p.rng.uniform(0, 3600)
+    while ts < end:
+        for item in p.rng.sample(p.corpus.eval_items, k=min(300, len(p.corpus.eval_items))):
+            prompt = f"Question: {item}\nAnswer with A, B, C or D.\nAnswer:"
+            yield p.event(
+                ts,
+                messages=[{"role": "user", "content": prompt}],
+                max_tokens=1,
+                input_tokens=p.tokens_of(prompt),
+                output_tokens=1,
+                temperature=0.0,
+                seed=1234,
+                logprobs=True,
+                top_logprobs=5,
+            )
+            ts += p.rng.uniform(0.1, 0.6)
+        ts += p.rng.uniform(3 * 3600, 8 * 3600)  # the next nightly run
+
+
+def batch_user(p: Profile, start: float, end: float) -> Events:
+    """Synthetic data for their own product: bursts of varied requests, normal outputs."""
+    ts = start + p.rng.uniform(0, 7200)
+    while ts < end:
+        for _ in range(p.rng.randint(150, 600)):
+            text = p.rng.choice(p.corpus.instructions)
+            _, generated = p.corpus.conv_shape(p.rng)
+            yield p.event(
+                ts,
+                messages=[{"role": "user", "content": text}],
+                max_tokens=2048,
+                input_tokens=p.tokens_of(text),
+                output_tokens=generated,
+                temperature=0.8,
+            )
+            ts += p.rng.uniform(0.05, 0.4)
+        ts += p.rng.uniform(4 * 3600, 10 * 3600)
+
+
+BENIGN_FAMILIES: dict[str, Callable[[Profile, float, float], Events]] = {
+    "chat": chat,
+    "coding_agent": coding_agent,
+    "rag_app": rag_app,
+    "translation_pipeline": translation_pipeline,
+    "eval_harness": eval_harness,
+    "batch_user": batch_user,
+    "corporate_nat": chat,  # ordinary chat users; what sets them apart is the shared NAT IP
+    "step_by_step_user": step_by_step_user,
+}

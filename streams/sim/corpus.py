@@ -1,0 +1,95 @@
+"""Prompt sets and token/arrival shapes shipped in `streams/data` (credits in NOTICE.md).
+
+Benign text: MT-Bench and Vicuna-Bench (chat), Arena-Hard-Auto (hard, code-leaning user
+queries), Self-Instruct user-oriented instructions, Awesome ChatGPT Prompts (persona system
+prompts for RAG/SaaS apps; the one jailbreak row is dropped), IFEval (benchmark items).
+Attack seed material: the Self-Instruct seed tasks that distillation pipelines bootstrap from.
+Token counts: empirical (context, generated) pairs from the Azure LLM inference traces 2023.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+_DATA = resources.files("streams").joinpath("data")
+
+
+def _jsonl(name: str) -> list[dict[str, object]]:
+    text = _DATA.joinpath("prompts", name).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    chat_openers: tuple[str, ...]
+    chat_followups: tuple[str, ...]
+    multi_turn: tuple[tuple[str, str], ...]  # MT-Bench first and second turns
+    hard_queries: tuple[str, ...]  # Arena-Hard: code-leaning, long
+    coding_queries: tuple[str, ...]
+    instructions: tuple[str, ...]  # Self-Instruct user-oriented instruction + input
+    personas: tuple[str, ...]  # system prompts
+    eval_items: tuple[str, ...]  # IFEval prompts
+    seed_tasks: tuple[str, ...]  # Self-Instruct seeds (attack material)
+    conv_tokens: tuple[tuple[int, int], ...]  # Azure conv (context, generated)
+    code_tokens: tuple[tuple[int, int], ...]  # Azure code (context, generated)
+
+    def conv_shape(self, rng: random.Random) -> tuple[int, int]:
+        return rng.choice(self.conv_tokens)
+
+    def code_shape(self, rng: random.Random) -> tuple[int, int]:
+        return rng.choice(self.code_tokens)
+
+
+def _instruction(row: dict[str, object]) -> str:
+    instances = row.get("instances") or [{}]
+    first = instances[0] if isinstance(instances, list) and instances else {}
+    payload = first.get("input", "") if isinstance(first, dict) else ""
+    return f"{row['instruction']}\n\n{payload}".strip()
+
+
+def _trace(name: str) -> tuple[tuple[int, int], ...]:
+    text = _DATA.joinpath("traces", name).read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text))
+    return tuple((int(r["ContextTokens"]), int(r["GeneratedTokens"])) for r in reader)
+
+
+@cache
+def load_corpus() -> Corpus:
+    mt = _jsonl("mt_bench.jsonl")
+    vicuna = _jsonl("vicuna_bench.jsonl")
+    arena = _jsonl("arena_hard.jsonl")
+    personas_text = _DATA.joinpath("prompts", "awesome_chatgpt_prompts.csv").read_text(
+        encoding="utf-8"
+    )
+    personas = tuple(
+        str(row["prompt"])
+        for row in csv.DictReader(io.StringIO(personas_text))
+        if "DAN" not in str(row["act"])
+    )  # the one jailbreak row is not benign
+    coding = tuple(
+        str(r["prompt"])
+        for r in arena
+        if any(
+            k in str(r["prompt"]).lower()
+            for k in ("code", "python", "function", "script", "sql", "c++", "rust")
+        )
+    )
+    return Corpus(
+        chat_openers=tuple(str(q["turns"][0]) for q in vicuna + mt),  # type: ignore[index]
+        chat_followups=tuple(str(q["turns"][1]) for q in mt),  # type: ignore[index]
+        multi_turn=tuple((str(q["turns"][0]), str(q["turns"][1])) for q in mt),  # type: ignore[index]
+        hard_queries=tuple(str(r["prompt"]) for r in arena),
+        coding_queries=coding,
+        instructions=tuple(_instruction(r) for r in _jsonl("self_instruct_user_oriented.jsonl")),
+        personas=personas,
+        eval_items=tuple(str(r["prompt"]) for r in _jsonl("ifeval_input_data.jsonl")),
+        seed_tasks=tuple(_instruction(r) for r in _jsonl("self_instruct_seed_tasks.jsonl")),
+        conv_tokens=_trace("AzureLLMInferenceTrace_conv.csv"),
+        code_tokens=_trace("AzureLLMInferenceTrace_code.csv"),
+    )
