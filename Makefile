@@ -18,8 +18,9 @@ venv: $(VENV)/.installed
 ## Simulate a little traffic and replay it in-process (no Kafka, no Docker): prints the alerts.
 demo: venv
 	mkdir -p $(OUT)
-	$(VENV)/bin/distillwatch simulate --out $(OUT)/demo-events.jsonl --labels $(OUT)/demo-labels.csv
-	$(VENV)/bin/distillwatch backtest $(OUT)/demo-events.jsonl --labels $(OUT)/demo-labels.csv --alerts-out $(OUT)/demo-alerts.jsonl
+	$(VENV)/bin/distillwatch simulate --scenario all --hours 12 --accounts 60 --out $(OUT)/demo-events.jsonl --labels $(OUT)/demo-labels.csv
+	$(VENV)/bin/distillwatch backtest $(OUT)/demo-events.jsonl --labels $(OUT)/demo-labels.csv --alerts-out $(OUT)/demo-alerts.jsonl --json $(OUT)/demo-summary.json
+	@echo "alerts: $(OUT)/demo-alerts.jsonl  summary: $(OUT)/demo-summary.json"
 
 ## Lint, type-check, then every test against real Redis and Kafka (started here if absent).
 test: venv lint typecheck

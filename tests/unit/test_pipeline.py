@@ -39,7 +39,8 @@ async def run_all(
 
 
 async def test_simulated_traffic_alerts_harvesters_and_no_benign_account(
-        config: DetectionConfig) -> None:
+    config: DetectionConfig,
+) -> None:
     sim = simulate("self_instruct", hours=4, seed=11, benign_accounts=30)
     alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), list(sim.lines()))
     alerted = {a for alert in alerts for a in alert["subject"]["accounts"]}  # type: ignore[index]
