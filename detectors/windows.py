@@ -115,6 +115,3 @@ class WindowReading:
 
     status: int  # APPLIED, DUPLICATE or LATE
     totals: tuple[tuple[int, ...], ...]  # one tuple of COUNTERS per window, in config order
-
-    def window(self, index: int) -> dict[str, int]:
-        return dict(zip(COUNTERS, self.totals[index], strict=True))

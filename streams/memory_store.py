@@ -49,10 +49,6 @@ class MemoryWindowStore(WindowStore):
         self._updates_since_sweep = 0
         self._newest_ts = 0.0
 
-    @property
-    def account_count(self) -> int:
-        return len(self._accounts)
-
     async def apply(
         self,
         updates: Sequence[WindowUpdate],
