@@ -22,6 +22,7 @@ from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
 from streams.redis_store import RedisWindowStore
 from streams.replay import replay_file
+from streams.runtime import tune_gc_for_throughput
 from streams.sim.scenarios import simulate
 from streams.store import WindowStore
 
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--accounts", type=int, default=1000, help="benign accounts")
     args = parser.parse_args()
+    tune_gc_for_throughput()  # as the distillwatch command does
     sim = simulate("all", hours=args.hours, seed=1, benign_accounts=args.accounts)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"

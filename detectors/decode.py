@@ -9,9 +9,10 @@ Error details name fields, never their values (values may be prompt text).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -49,6 +50,7 @@ REASONS = (
 )
 
 DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
+_NUMBER_TYPES = frozenset((int, float))  # exact types: bool is an int subclass, and not a number
 
 
 def _type_error(path: str, expected: str, value: object) -> EventDecodeError:
@@ -57,15 +59,15 @@ def _type_error(path: str, expected: str, value: object) -> EventDecodeError:
 
 def _opt_str(obj: Mapping[str, Any], key: str, path: str) -> str | None:
     value = obj.get(key)
-    if value is None or isinstance(value, str):
+    if value is None or type(value) is str:
         return value
     raise _type_error(f"{path}{key}", "a string", value)
 
 
 def _opt_int(obj: Mapping[str, Any], key: str, path: str) -> int | None:
     value = obj.get(key)
-    if value is None:
-        return None
+    if value is None or type(value) is int:
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -78,7 +80,7 @@ def _opt_float(obj: Mapping[str, Any], key: str, path: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return value  # an int is a valid float (PEP 484); kept as is, like the fast path does
     raise _type_error(f"{path}{key}", "a number", value)
 
 
@@ -139,12 +141,17 @@ def _messages(request: Mapping[str, Any]) -> tuple[ChatMessage, ...]:
         raise _type_error("request.messages", "a list", raw)
     messages = []
     for index, item in enumerate(raw):
-        path = f"request.messages[{index}]."
-        if not isinstance(item, dict):
+        # Hot loop (agent transcripts carry dozens of messages): exact type checks first, and
+        # the field path is only formatted when there is an error to report.
+        if type(item) is not dict:
             raise _type_error(f"request.messages[{index}]", "an object", item)
-        role = _opt_str(item, "role", path) or ""
-        content = _opt_str(item, "content", path) or ""
-        messages.append(ChatMessage(role=role, content=content))
+        role = item.get("role")
+        content = item.get("content")
+        if type(role) is not str:
+            role = _opt_str(item, "role", f"request.messages[{index}].") or ""
+        if type(content) is not str:
+            content = _opt_str(item, "content", f"request.messages[{index}].") or ""
+        messages.append(ChatMessage(role, content))
     return tuple(messages)
 
 
@@ -154,9 +161,13 @@ def _logit_bias(request: Mapping[str, Any]) -> Mapping[str, float] | None:
         return None
     if not isinstance(raw, dict):
         raise _type_error("request.logit_bias", "an object", raw)
-    for bias in raw.values():
-        if isinstance(bias, bool) or not isinstance(bias, int | float):
-            raise _type_error("request.logit_bias values", "numbers", bias)
+    # Probing requests carry maps of hundreds of ids: check the value types in one C-level pass.
+    value_types = set(map(type, raw.values()))
+    if not value_types <= _NUMBER_TYPES:
+        wrong = next(iter(value_types - _NUMBER_TYPES))
+        raise EventDecodeError(
+            WRONG_TYPE, f"request.logit_bias values must be numbers, got {wrong.__name__}"
+        )
     return raw
 
 
@@ -178,11 +189,96 @@ def _prompt(request: Mapping[str, Any]) -> str | None:
     return _opt_str(request, "prompt", "request.")
 
 
-def _usage_count(usage: Mapping[str, Any], key: str) -> int:
-    value = _opt_int(usage, key, "usage.") or 0
-    if value < 0:
-        raise EventDecodeError(BAD_VALUE, f"usage.{key} must not be negative")
-    return value
+class _ScalarGroup:
+    """The optional scalar fields of one JSON object, validated together, in record order.
+
+    Fast path: the tuple of exact value types is looked up among signatures already seen to be
+    valid (orjson yields exact types; real traffic has a handful of signatures). Anything else
+    takes the per-field path, which names the field at fault or converts an integral float where
+    an integer belongs, and remembers the signature if it needed no conversion."""
+
+    _CHECKS: ClassVar[dict[str, Callable[[Mapping[str, Any], str, str], Any]]] = {
+        "str": _opt_str,
+        "int": _opt_int,
+        "float": _opt_float,
+        "bool": _opt_bool,
+    }
+    _MAX_SIGNATURES = 4096  # bound the cache against adversarial type mixes
+
+    def __init__(self, path: str, fields: Sequence[tuple[str, str]]) -> None:
+        self.path = path
+        self.fields = tuple(fields)
+        self.keys = tuple(key for key, _ in fields)
+        self._valid_signatures: set[tuple[type, ...]] = set()
+
+    def read(self, obj: Mapping[str, Any]) -> list[Any]:
+        values = list(map(obj.get, self.keys))
+        signature = tuple(map(type, values))
+        if signature in self._valid_signatures:
+            return values
+        checked = [self._CHECKS[kind](obj, key, self.path) for key, kind in self.fields]
+        unchanged = all(map(operator.is_, checked, values))
+        if unchanged and len(self._valid_signatures) < self._MAX_SIGNATURES:
+            self._valid_signatures.add(signature)
+        return checked
+
+
+_TOP = _ScalarGroup(
+    "",
+    [
+        ("org_id", "str"),
+        ("api_key_id", "str"),
+        ("tier", "str"),
+        ("endpoint", "str"),
+        ("conversation_id", "str"),
+        ("turn_index", "int"),
+    ],
+)
+_CLIENT = _ScalarGroup(
+    "client.",
+    [
+        ("ip", "str"),
+        ("user_agent", "str"),
+        ("asn", "int"),
+        ("country", "str"),
+        ("payment_fingerprint", "str"),
+        ("tls_fingerprint", "str"),
+    ],
+)
+_REQUEST = _ScalarGroup(
+    "request.",
+    [
+        ("system", "str"),
+        ("prompt_fingerprint", "str"),
+        ("temperature", "float"),
+        ("top_p", "float"),
+        ("max_tokens", "int"),
+        ("n", "int"),
+        ("top_logprobs", "int"),
+        ("seed", "int"),
+        ("logprobs", "bool"),
+        ("stream", "bool"),
+        ("tools", "int"),
+    ],
+)
+_RESPONSE = _ScalarGroup(
+    "response.",
+    [("status", "int"), ("finish_reason", "str"), ("latency_ms", "float")],
+)
+_USAGE = _ScalarGroup(
+    "usage.",
+    [("input_tokens", "int"), ("output_tokens", "int"), ("reasoning_tokens", "int")],
+)
+
+
+def _usage(usage: Mapping[str, Any]) -> Usage:
+    counts = _USAGE.read(usage)
+    for position, value in enumerate(counts):
+        if value is None:
+            counts[position] = 0
+        elif value < 0:
+            raise EventDecodeError(BAD_VALUE, f"usage.{_USAGE.keys[position]} must not be negative")
+    return Usage._make(counts)
 
 
 def event_from_mapping(obj: object) -> InferenceEvent:
@@ -202,58 +298,19 @@ def event_from_mapping(obj: object) -> InferenceEvent:
     if obj.get("timestamp") is None:
         raise EventDecodeError(MISSING_FIELD, "required field timestamp is missing")
     timestamp = parse_timestamp(obj["timestamp"])
-    client = _opt_object(obj, "client")
     request = _opt_object(obj, "request")
-    response = _opt_object(obj, "response")
-    usage = _opt_object(obj, "usage")
-    return InferenceEvent(
-        event_id=event_id,
-        timestamp=timestamp,
-        account_id=account_id,
-        model=model,
-        schema_version=SCHEMA_VERSION,
-        org_id=_opt_str(obj, "org_id", ""),
-        api_key_id=_opt_str(obj, "api_key_id", ""),
-        tier=_opt_str(obj, "tier", ""),
-        endpoint=_opt_str(obj, "endpoint", ""),
-        conversation_id=_opt_str(obj, "conversation_id", ""),
-        turn_index=_opt_int(obj, "turn_index", ""),
-        client=ClientInfo(
-            ip=_opt_str(client, "ip", "client."),
-            user_agent=_opt_str(client, "user_agent", "client."),
-            asn=_opt_int(client, "asn", "client."),
-            country=_opt_str(client, "country", "client."),
-            payment_fingerprint=_opt_str(client, "payment_fingerprint", "client."),
-            tls_fingerprint=_opt_str(client, "tls_fingerprint", "client."),
-        ),
-        request=RequestInfo(
-            system=_opt_str(request, "system", "request."),
-            messages=_messages(request),
-            prompt=_prompt(request),
-            prompt_fingerprint=_opt_str(request, "prompt_fingerprint", "request."),
-            temperature=_opt_float(request, "temperature", "request."),
-            top_p=_opt_float(request, "top_p", "request."),
-            max_tokens=_opt_int(request, "max_tokens", "request."),
-            n=_opt_int(request, "n", "request."),
-            top_logprobs=_opt_int(request, "top_logprobs", "request."),
-            seed=_opt_int(request, "seed", "request."),
-            logprobs=_opt_bool(request, "logprobs", "request."),
-            stream=_opt_bool(request, "stream", "request."),
-            logit_bias=_logit_bias(request),
-            stop=_stop(request),
-            tools=_opt_int(request, "tools", "request."),
-        ),
-        response=ResponseInfo(
-            status=_opt_int(response, "status", "response."),
-            finish_reason=_opt_str(response, "finish_reason", "response."),
-            latency_ms=_opt_float(response, "latency_ms", "response."),
-        ),
-        usage=Usage(
-            input_tokens=_usage_count(usage, "input_tokens"),
-            output_tokens=_usage_count(usage, "output_tokens"),
-            reasoning_tokens=_usage_count(usage, "reasoning_tokens"),
-        ),
+    request_values = _REQUEST.read(request)
+    request_values += (_messages(request), _prompt(request), _logit_bias(request), _stop(request))
+    top_values = [event_id, timestamp, account_id, model, *_TOP.read(obj)]
+    top_values += (
+        ClientInfo._make(_CLIENT.read(_opt_object(obj, "client"))),
+        RequestInfo._make(request_values),
+        ResponseInfo._make(_RESPONSE.read(_opt_object(obj, "response"))),
+        _usage(_opt_object(obj, "usage")),
+        SCHEMA_VERSION,
     )
+    # Positional construction in record field order: the fast way to build a NamedTuple.
+    return InferenceEvent._make(top_values)
 
 
 def decode_event(raw: bytes, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> InferenceEvent:

@@ -17,6 +17,7 @@ Example, window 1h with 5-minute buckets (n = 12), counters (requests, output_to
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 
 # The counters every window keeps, in this order (the Lua script takes them positionally).
@@ -61,21 +62,20 @@ class BucketedWindow:
 
     def add(self, timestamp: float, counters: tuple[int, ...]) -> bool:
         """Count an event; False when it is late for this window (and so not counted)."""
-        bucket = self.spec.bucket_of(timestamp)
-        n = self.spec.n_buckets
+        spec = self.spec
+        bucket = math.floor(timestamp / spec.bucket_seconds)  # the same arithmetic as the Lua
         if self.head is None:
             self.head = bucket
         elif bucket > self.head:
             self._advance(bucket)
-        elif bucket <= self.head - n:
+        elif bucket <= self.head - spec.seconds // spec.bucket_seconds:
             return False
         slot = self.buckets.get(bucket)
         if slot is None:
-            slot = self.buckets[bucket] = [0] * N_COUNTERS
-        for i, value in enumerate(counters):
-            if value:
-                slot[i] += value
-                self.totals[i] += value
+            self.buckets[bucket] = list(counters)
+        else:
+            slot[:] = map(operator.add, slot, counters)
+        self.totals[:] = map(operator.add, self.totals, counters)
         return True
 
     def _advance(self, new_head: int) -> None:
@@ -88,8 +88,7 @@ class BucketedWindow:
             for old in range(self.head - n + 1, new_head - n + 1):
                 expired = self.buckets.pop(old, None)
                 if expired is not None:
-                    for i, value in enumerate(expired):
-                        self.totals[i] -= value
+                    self.totals[:] = map(operator.sub, self.totals, expired)
         self.head = new_head
 
 

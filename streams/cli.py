@@ -21,6 +21,7 @@ from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
 from streams.redis_store import RedisWindowStore
 from streams.replay import ReplaySummary, replay_file
+from streams.runtime import tune_gc_for_throughput
 from streams.store import WindowStore
 
 PROGRESS_MIN_BYTES = 1 << 20
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tune_gc_for_throughput()
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from detectors import decode
 from detectors.decode import decode_event
 from detectors.errors import EventDecodeError
+from detectors.event import ClientInfo, InferenceEvent, RequestInfo, ResponseInfo, Usage
 from tests.helpers import FIXTURES, ROOT, make_event
 
 SCHEMA = json.loads((ROOT / "detectors/schemas/inference-event.v1.schema.json").read_text())
@@ -162,3 +163,66 @@ def test_decoder_and_schema_agree_on_mutated_fields(field: str, value: Any) -> N
     except EventDecodeError:
         accepted = False
     assert accepted == VALIDATOR.is_valid(json.loads(encoded))
+
+
+@pytest.mark.parametrize(
+    ("group", "record"),
+    [
+        (decode._TOP, InferenceEvent),
+        (decode._CLIENT, ClientInfo),
+        (decode._REQUEST, RequestInfo),
+        (decode._RESPONSE, ResponseInfo),
+        (decode._USAGE, Usage),
+    ],
+)
+def test_scalar_groups_follow_record_field_order(group: Any, record: Any) -> None:
+    # The decoder builds records positionally; a reordered field would silently swap values.
+    fields = record._fields
+    start = fields.index(group.keys[0])
+    assert fields[start : start + len(group.keys)] == group.keys
+
+
+def test_every_field_lands_in_its_own_attribute() -> None:
+    # Distinct values everywhere, so a value landing in a neighbouring field cannot pass.
+    raw: dict[str, Any] = {
+        "event_id": "e1", "timestamp": 1_771_840_800, "account_id": "a1", "model": "m1",
+        "org_id": "o1", "api_key_id": "k1", "tier": "t1", "endpoint": "chat",
+        "conversation_id": "c1", "turn_index": 7,
+        "client": {"ip": "203.0.113.9", "user_agent": "ua", "asn": 64500, "country": "NL",
+                   "payment_fingerprint": "pf", "tls_fingerprint": "tf"},
+        "request": {"system": "sys", "prompt_fingerprint": "fp", "temperature": 0.25,
+                    "top_p": 0.5, "max_tokens": 11, "n": 2, "top_logprobs": 3, "seed": 4,
+                    "logprobs": True, "stream": False, "tools": 5,
+                    "logit_bias": {"17": -100}},
+        "response": {"status": 201, "finish_reason": "length", "latency_ms": 12.5},
+        "usage": {"input_tokens": 21, "output_tokens": 22, "reasoning_tokens": 23},
+    }  # fmt: skip
+    VALIDATOR.validate(raw)
+    event = decode_event(orjson.dumps(raw))
+    for section in ("client", "request", "response", "usage"):
+        for key, value in raw[section].items():
+            assert getattr(getattr(event, section), key) == value, f"{section}.{key}"
+    for key, value in raw.items():
+        if not isinstance(value, dict) and key != "timestamp":
+            assert getattr(event, key) == value, key
+
+
+def test_integral_floats_become_ints_even_after_the_signature_is_seen() -> None:
+    # The first event teaches the fast path a signature; the second must not reuse it blindly.
+    for _ in range(2):
+        raw = make_event(max_tokens=4096)
+        raw["request"]["max_tokens"] = 4096.0
+        raw["usage"]["output_tokens"] = 12.0
+        event = decode_event(orjson.dumps(raw))
+        assert type(event.request.max_tokens) is int
+        assert type(event.usage.output_tokens) is int
+
+
+def test_a_wrong_type_is_refused_after_valid_events_of_the_same_shape() -> None:
+    decode_event(orjson.dumps(make_event()))
+    raw = make_event()
+    raw["request"]["max_tokens"] = "4096"
+    with pytest.raises(EventDecodeError) as caught:
+        decode_event(orjson.dumps(raw))
+    assert caught.value.reason == "wrong_type"
+    assert "request.max_tokens" in caught.value.detail
