@@ -19,8 +19,8 @@ venv: $(VENV)/.installed
 demo: venv
 	mkdir -p $(OUT)
 	$(VENV)/bin/distillwatch simulate --scenario all --hours 12 --accounts 60 --out $(OUT)/demo-events.jsonl --labels $(OUT)/demo-labels.csv
-	$(VENV)/bin/distillwatch backtest $(OUT)/demo-events.jsonl --labels $(OUT)/demo-labels.csv --alerts-out $(OUT)/demo-alerts.jsonl --json $(OUT)/demo-summary.json
-	@echo "alerts: $(OUT)/demo-alerts.jsonl  summary: $(OUT)/demo-summary.json"
+	$(VENV)/bin/distillwatch backtest $(OUT)/demo-events.jsonl --labels $(OUT)/demo-labels.csv --alerts-out $(OUT)/demo-alerts.jsonl --json $(OUT)/demo-summary.json --report $(OUT)/demo-report.html
+	@echo "demo outputs: $(OUT)/demo-report.html (open in a browser), $(OUT)/demo-alerts.jsonl, $(OUT)/demo-summary.json"
 
 ## Lint, type-check, then every test against real Redis and Kafka (started here if absent).
 test: venv lint typecheck

@@ -9,6 +9,11 @@ So the *harvest shape* (>= `single_turn_share` single-turn and >= `near_max_shar
 outputs over >= `min_requests` requests in a window) is what fires. Volume against the tier's
 limits never fires alone (batch customers are heavy by design); it raises the severity and the
 score and is always in the evidence.
+
+`risk` is the continuous view of the same rule, for backtest plots and calibration: in each
+harvest window, the least-satisfied of the three conditions as a fraction of its threshold
+(so 1.0 is exactly the alert threshold), and the best window counts. `evaluate` fires exactly
+when `risk` >= 1, because both use `_window_progress`.
 """
 
 from __future__ import annotations
@@ -55,6 +60,30 @@ def _volume(
     return max_ratio, per_window, crossed
 
 
+def _window_progress(counts: tuple[int, ...], vh: VolumeHarvestConfig) -> float:
+    """min over the harvest conditions of value / threshold, for one window's counters."""
+    requests = counts[_REQ]
+    if requests == 0:
+        return 0.0
+    return min(
+        requests / vh.min_requests,
+        counts[_SINGLE] / requests / vh.single_turn_share,
+        counts[_NEAR] / requests / vh.near_max_share,
+    )
+
+
+def risk(
+    window_names: Sequence[str], totals: Sequence[tuple[int, ...]], config: DetectionConfig
+) -> float:
+    """How close the account is to this rule's alert threshold (1.0 = at it); 0 if disabled."""
+    vh = config.detectors.volume_harvest
+    if not vh.enabled:
+        return 0.0
+    return max(
+        _window_progress(totals[window_names.index(window)], vh) for window in vh.harvest_windows
+    )
+
+
 def evaluate(
     account_id: str,
     tier: str,
@@ -70,13 +99,11 @@ def evaluate(
     best: tuple[float, str, int, float, float] | None = None
     for window in vh.harvest_windows:
         counts = totals_by_window[window]
-        requests = counts[_REQ]
-        if requests < vh.min_requests:
+        if _window_progress(counts, vh) < 1.0:
             continue
+        requests = counts[_REQ]
         single_share = counts[_SINGLE] / requests
         near_share = counts[_NEAR] / requests
-        if single_share < vh.single_turn_share or near_share < vh.near_max_share:
-            continue
         # How far past both thresholds, 0 at the thresholds and 1 at 100%.
         margin = min(
             (near_share - vh.near_max_share) / max(1e-9, 1 - vh.near_max_share),

@@ -19,6 +19,8 @@ from rich.table import Table
 
 from streams.replay import ReplaySummary
 
+ACCOUNTS_LISTED = 20  # on the console; --json has them all
+
 
 def load_labels(path: Path) -> dict[str, tuple[str, str]]:
     """account_id -> (label, family)."""
@@ -144,6 +146,13 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         f"{report['events']:,} events at {report['events_per_second']:,} events/s",
         highlight=False,
     )
+    if "families" not in report and report["accounts_alerted"]:
+        shown = report["accounts_alerted"][:ACCOUNTS_LISTED]
+        more = len(report["accounts_alerted"]) - len(shown)
+        console.print(
+            "accounts alerted: " + ", ".join(shown) + (f" and {more} more" if more else ""),
+            highlight=False,
+        )
     if report.get("account_recall") is not None:
         console.print(
             f"account recall {report['account_recall']:.1%}, campaign recall "

@@ -59,14 +59,14 @@ def _summary_table(summary: ReplaySummary) -> Table:
     return table
 
 
-async def _replay(args: argparse.Namespace) -> ReplaySummary:
+async def _replay(args: argparse.Namespace, *, record_risk: bool = False) -> ReplaySummary:
     config = load_config(args.config)
     store: WindowStore
     if args.redis:
         store = RedisWindowStore.from_url(args.redis, key_prefix=config.state.key_prefix)
     else:
         store = MemoryWindowStore()
-    pipeline = DetectionPipeline(config, store)
+    pipeline = DetectionPipeline(config, store, record_risk=record_risk)
     events_path = Path(args.events)
     show_progress = err.is_terminal and events_path.stat().st_size > PROGRESS_MIN_BYTES
     with ExitStack() as stack:
@@ -111,14 +111,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from streams.backtest import backtest_report, load_labels, print_report
 
-    summary = asyncio.run(_replay(args))
+    if args.report:
+        # Import first: a missing plotting stack should fail before a long replay, not after.
+        try:
+            from streams.report_html import write_report
+        except ImportError as missing:
+            err.print(f"[bold red]error:[/] {missing}", highlight=False)
+            return 2
     labels = load_labels(Path(args.labels)) if args.labels else None
+    summary = asyncio.run(_replay(args, record_risk=bool(args.report)))
     report = backtest_report(summary, labels)
     print_report(report, out)
     if args.json:
         import orjson
 
         Path(args.json).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    if args.report:
+        write_report(Path(args.report), report, summary, labels, source=args.events)
+        out.print(f"report: {args.report}")
     return 0
 
 
@@ -188,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--labels", help="CSV account_id,label,family")
     backtest.add_argument("--quiet", action="store_true", help="do not print alerts as they fire")
     backtest.add_argument("--json", help="write the statistics as JSON here")
+    backtest.add_argument("--report", help="write an HTML report with plots here")
     backtest.set_defaults(func=cmd_backtest)
 
     simulate = sub.add_parser("simulate", help="labelled synthetic traffic from a scenario")

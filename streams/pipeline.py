@@ -41,6 +41,7 @@ class BatchOutcome:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     events: list[InferenceEvent] = field(default_factory=list)
     readings: list[WindowReading] = field(default_factory=list)
+    risks: list[float] = field(default_factory=list)  # per event, when the pipeline records risk
     applied: int = 0
     duplicates: int = 0
     late: int = 0
@@ -55,17 +56,23 @@ def window_specs(config: DetectionConfig) -> tuple[WindowSpec, ...]:
 
 class DetectionPipeline:
     """Runs batches against a WindowStore. `config` may be a callable for hot reload: each
-    batch reads it once, so a batch never sees two configurations."""
+    batch reads it once, so a batch never sees two configurations.
+
+    With `record_risk`, each event's risk after its update (the highest over the rules, in
+    units of their alert thresholds) is returned in `BatchOutcome.risks`: backtests plot it."""
 
     def __init__(
         self,
         config: DetectionConfig | Callable[[], DetectionConfig],
         store: WindowStore,
         metrics: Metrics | None = None,
+        *,
+        record_risk: bool = False,
     ) -> None:
         self._config_source = config
         self.store = store
         self.metrics = metrics or Metrics.noop()
+        self.record_risk = record_risk
 
     @property
     def config(self) -> DetectionConfig:
@@ -98,6 +105,10 @@ class DetectionPipeline:
         names = config.window_names
         min_rank = SEVERITY_RANK[config.alerting.min_severity]
         findings: dict[str, tuple[Finding, float]] = {}
+        if self.record_risk:
+            outcome.risks = [
+                volume_harvest.risk(names, reading.totals, config) for reading in outcome.readings
+            ]
         for event, reading in zip(outcome.events, outcome.readings, strict=True):
             if reading.status == APPLIED:
                 outcome.applied += 1

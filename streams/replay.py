@@ -20,6 +20,7 @@ from typing import IO, Any
 import orjson
 
 from streams.pipeline import BatchOutcome, DetectionPipeline
+from streams.risk_trace import RiskTrace
 
 DEFAULT_BATCH_SIZE = 1000
 
@@ -40,6 +41,7 @@ class ReplaySummary:
     account_totals: dict[str, list[float]] = field(default_factory=dict)
     # account -> (requests, output tokens, event time) up to and including its first alert
     first_alert: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    risk_trace: RiskTrace | None = None  # filled when the pipeline records risk
 
     @property
     def events_per_second(self) -> float:
@@ -70,6 +72,8 @@ class ReplaySummary:
         for account, fired_at in alert_times.items():  # re-emitted alerts of earlier batches
             totals = self.account_totals.get(account, [fired_at, 0, 0])
             self.first_alert[account] = (int(totals[1]), int(totals[2]), fired_at)
+        if self.risk_trace is not None and outcome.risks:
+            self.risk_trace.add(outcome.events, outcome.risks)
         if outcome.events:
             low = min(e.timestamp for e in outcome.events)
             high = max(e.timestamp for e in outcome.events)
@@ -118,7 +122,7 @@ async def replay_file(
     on_progress: Callable[[int], None] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> ReplaySummary:
-    summary = ReplaySummary()
+    summary = ReplaySummary(risk_trace=RiskTrace() if pipeline.record_risk else None)
     started = time.perf_counter()
     with path.open("rb") as handle:
         tracker = _LineTracker(handle, batch_size)

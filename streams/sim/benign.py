@@ -105,11 +105,15 @@ def rag_app(p: Profile, start: float, end: float) -> Events:
         rate = 0.004 + 0.04 * diurnal_weight(ts, p.utc_offset_hours)  # requests per second
         ts += p.rng.expovariate(rate)
         question = p.rng.choice(p.corpus.instructions)
+        # Retrieved passages (real text standing in for the customer's documents) vary with
+        # every question: a fixed frame around highly diverse payloads.
+        passages = p.rng.sample(p.corpus.hard_queries, 2)
+        content = f"Context:\n{passages[0]}\n\n{passages[1]}\n\nQuestion: {question}"
         context, generated = p.corpus.conv_shape(p.rng)
         yield p.event(
             ts,
             system=system,
-            messages=[{"role": "user", "content": question}],
+            messages=[{"role": "user", "content": content}],
             max_tokens=1024,
             input_tokens=context + 900,
             output_tokens=generated,

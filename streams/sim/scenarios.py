@@ -62,6 +62,11 @@ class Simulation:
             yield line
 
 
+def _account_id(seed: int, label: str, family: str, index: int) -> str:
+    """Opaque, like a real platform's: nothing downstream may learn the label from the id."""
+    return f"acct_{fingerprint('account', seed, label, family, index)[:12]}"
+
+
 def _benign_counts(total: int) -> dict[str, int]:
     counts = {family: max(1, round(total * share)) for family, share in BENIGN_MIX.items()}
     counts["chat"] += total - sum(counts.values())
@@ -94,7 +99,7 @@ def simulate(
     layout = random.Random(seed)
     for family, count in _benign_counts(benign_accounts).items():
         for i in range(count):
-            account = f"acct_b_{family}_{i:04d}"
+            account = _account_id(seed, "benign", family, i)
             identity: dict[str, object] = {}
             if family == "corporate_nat":
                 group = i // NAT_GROUP_SIZE
@@ -111,7 +116,7 @@ def simulate(
         tls = fingerprint("tls", family)
         for i in range(ATTACK_ACCOUNTS.get(family, 2)):
             run(
-                f"acct_a_{family}_{i:04d}",
+                _account_id(seed, "attack", family, i),
                 "attack",
                 family,
                 layout.choice(ATTACK_TIERS),

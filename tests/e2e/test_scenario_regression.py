@@ -7,18 +7,15 @@ logit probing, cross-account linkage): their floors rise as those detectors land
 
 from __future__ import annotations
 
-import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
-from streams.backtest import backtest_report
-from streams.config_loader import load_config
-from streams.memory_store import MemoryWindowStore
-from streams.pipeline import DetectionPipeline
-from streams.replay import replay_file
-from streams.sim.scenarios import simulate
+from streams.cli import main
+from streams.sim.scenarios import simulate, write_labels
 
 # Measured 2026-11-29 (seed 1, 24 h, 120 benign accounts): 1.0 for each family listed.
 RECALL_FLOORS = {
@@ -36,16 +33,37 @@ MAX_REQUESTS_TO_DETECT_MEDIAN = 400  # measured 200: the rule's min_requests
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def backtest_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole suite through the real command: simulate, then backtest with every output."""
+    out = tmp_path_factory.mktemp("scenario")
     sim = simulate("all", hours=24, seed=1, benign_accounts=120)
-    path: Path = tmp_path_factory.mktemp("scenario") / "events.jsonl"
-    with path.open("wb") as handle:
+    with (out / "events.jsonl").open("wb") as handle:
         for line in sim.lines():
             handle.write(line + b"\n")
-    pipeline = DetectionPipeline(load_config(), MemoryWindowStore())
-    summary = asyncio.run(replay_file(path, pipeline))
-    labels = {label.account_id: (label.label, label.family) for label in sim.labels}
-    return backtest_report(summary, labels)
+    write_labels(sim.labels, out / "labels.csv")
+    status = main(
+        [
+            "backtest",
+            str(out / "events.jsonl"),
+            "--labels",
+            str(out / "labels.csv"),
+            "--json",
+            str(out / "summary.json"),
+            "--report",
+            str(out / "report.html"),
+            "--alerts-out",
+            str(out / "alerts.jsonl"),
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(backtest_run: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = orjson.loads((backtest_run / "summary.json").read_bytes())
+    return loaded
 
 
 def family(report: dict[str, Any], label: str, name: str) -> dict[str, Any]:
@@ -78,3 +96,21 @@ def test_false_positive_ceilings(report: dict[str, Any]) -> None:
     for row in benign:
         assert row["rate"] <= FPR_CEILING_PER_FAMILY, row
     assert report["false_positive_rate"] <= FPR_CEILING_OVERALL
+
+
+def test_the_report_shows_every_campaign_and_family(
+    backtest_run: Path, report: dict[str, Any]
+) -> None:
+    html = (backtest_run / "report.html").read_text(encoding="utf-8")
+    svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    assert len(svgs) == 3  # campaign timelines, peak-risk histogram, per-family strips
+    timelines = svgs[0]
+    for row in report["families"]:
+        if row["label"] == "attack":
+            verdict = "accounts alerted" if row["alerted"] else "not detected"
+            assert re.search(rf"{row['family']}: [^<]*{verdict}", timelines), row["family"]
+        assert f'<td class="l">{row["family"]}</td>' in html
+    alerts = (backtest_run / "alerts.jsonl").read_bytes().splitlines()
+    assert len(alerts) == report["alerts"]
+    first = orjson.loads(alerts[0])
+    assert first["fired_at"] in html  # the alerts table lists them in firing order

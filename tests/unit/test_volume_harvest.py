@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from detectors import volume_harvest
 from detectors.config import DetectionConfig
@@ -70,3 +72,26 @@ def test_volume_over_the_tier_limit_raises_severity(config: DetectionConfig) -> 
 def test_unknown_tier_uses_default_limits(config: DetectionConfig) -> None:
     finding = volume_harvest.evaluate("a", "mystery", NAMES, totals(300, 300, 300), config)
     assert finding is not None and finding.evidence["volume"]["tier"] == "default"
+
+
+@given(
+    requests=st.integers(0, 1_000),
+    single_fraction=st.floats(0, 1),
+    near_fraction=st.floats(0, 1),
+)
+def test_risk_reaches_one_exactly_when_the_rule_fires(
+    requests: int, single_fraction: float, near_fraction: float
+) -> None:
+    config = load_config(ROOT / "config" / "detectors.yaml")
+    window_totals = totals(
+        requests, round(requests * single_fraction), round(requests * near_fraction)
+    )
+    fired = volume_harvest.evaluate("a", "build", NAMES, window_totals, config) is not None
+    assert fired == (volume_harvest.risk(NAMES, window_totals, config) >= 1.0)
+
+
+def test_risk_grows_towards_the_threshold(config: DetectionConfig) -> None:
+    chat_like = volume_harvest.risk(NAMES, totals(300, 60, 3), config)
+    half_way = volume_harvest.risk(NAMES, totals(100, 100, 100), config)
+    harvest = volume_harvest.risk(NAMES, totals(300, 300, 280), config)
+    assert chat_like < half_way < 1.0 <= harvest

@@ -1,0 +1,81 @@
+"""Risk traces and the HTML report, on small replays."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+
+from detectors.decode import decode_event
+from streams.backtest import backtest_report
+from streams.config_loader import load_config
+from streams.memory_store import MemoryWindowStore
+from streams.pipeline import DetectionPipeline
+from streams.replay import ReplaySummary, replay_file
+from streams.report_html import render_report
+from streams.risk_trace import RiskTrace
+from streams.sim.scenarios import simulate
+from tests.helpers import harvest_events, make_event
+
+
+def test_risk_trace_keeps_each_accounts_peak_per_bucket() -> None:
+    trace = RiskTrace(bucket_seconds=60)
+    events = [
+        decode_event(orjson.dumps(make_event("a", ts)))
+        for ts in (600.0, 610.0, 650.0, 700.0, 610.0)
+    ]
+    events[-1] = decode_event(orjson.dumps(make_event("b", 610.0)))
+    trace.add(events, [0.2, 0.5, 0.3, 0.1, 0.9])
+    assert trace.timeline["a"] == {10: 0.5, 11: 0.1}
+    assert trace.peak == {"a": 0.5, "b": 0.9}
+    assert trace.series(["a", "b"]) == [(600, 0.9), (660, 0.1)]
+
+
+def replay(path: Path) -> ReplaySummary:
+    pipeline = DetectionPipeline(load_config(), MemoryWindowStore(), record_risk=True)
+    return asyncio.run(replay_file(path, pipeline))
+
+
+@pytest.fixture(scope="module")
+def harvest_replay(tmp_path_factory: pytest.TempPathFactory) -> ReplaySummary:
+    sim = simulate("self_instruct", hours=6, seed=2, benign_accounts=30)
+    path = tmp_path_factory.mktemp("risk") / "events.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in sim.lines()))
+    return replay(path)
+
+
+def test_accounts_are_alerted_exactly_when_their_risk_reaches_one(
+    harvest_replay: ReplaySummary,
+) -> None:
+    trace = harvest_replay.risk_trace
+    assert trace is not None
+    alerted = {a for alert in harvest_replay.alerts for a in alert["subject"]["accounts"]}
+    assert alerted, "the scenario's harvesters should be alerted"
+    assert alerted == {account for account, peak in trace.peak.items() if peak >= 1.0}
+    for account in alerted:
+        first_alert = harvest_replay.first_alert[account][2]
+        first_bucket_at_threshold = min(
+            bucket for bucket, risk in trace.timeline[account].items() if risk >= 1.0
+        )
+        assert int(first_alert // trace.bucket_seconds) == first_bucket_at_threshold
+
+
+def test_report_without_labels_escapes_account_ids(tmp_path: Path) -> None:
+    hostile = "<script>alert(1)</script>"
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in harvest_events(hostile, 250)))
+    summary = replay(path)
+    assert summary.alerts, "a harvest-shaped account should be alerted"
+    html = render_report(backtest_report(summary, None), summary, None, source=str(path))
+    assert hostile not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert html.count("<svg") == 1  # without labels: the peak-risk distribution only
+    assert "campaign recall" not in html
+
+
+def test_report_needs_a_replay_that_recorded_risk(harvest_replay: ReplaySummary) -> None:
+    bare = ReplaySummary()
+    with pytest.raises(ValueError, match="record_risk"):
+        render_report(backtest_report(bare, None), bare, None, source="x")

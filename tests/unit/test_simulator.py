@@ -1,0 +1,173 @@
+"""The simulator: deterministic, schema-valid, labelled, and each family has the shape its name
+promises (issue #3's list). Shapes are checked on the events, not on the generator's code."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+
+from detectors.decode import decode_event
+from streams.sim.scenarios import Simulation, simulate, write_labels
+from tests.helpers import ROOT
+
+SCHEMA = json.loads((ROOT / "detectors/schemas/inference-event.v1.schema.json").read_text())
+HOURS = 24
+
+
+@pytest.fixture(scope="module")
+def sim() -> Simulation:
+    return simulate("all", hours=HOURS, seed=7, benign_accounts=80)
+
+
+@pytest.fixture(scope="module")
+def by_family(sim: Simulation) -> dict[str, list[dict[str, Any]]]:
+    family_of = {label.account_id: label.family for label in sim.labels}
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in sim.lines():
+        event = orjson.loads(line)
+        grouped[family_of[event["account_id"]]].append(event)
+    return grouped
+
+
+def test_the_same_seed_gives_the_same_bytes_and_another_seed_does_not() -> None:
+    first = simulate("reasoning_harvest", hours=3, seed=11, benign_accounts=10)
+    again = simulate("reasoning_harvest", hours=3, seed=11, benign_accounts=10)
+    other = simulate("reasoning_harvest", hours=3, seed=12, benign_accounts=10)
+    assert first.events == again.events and first.labels == again.labels
+    assert first.events != other.events
+
+
+def test_events_are_time_ordered_schema_valid_and_decodable(sim: Simulation) -> None:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    times = [ts for ts, _ in sim.events]
+    assert times == sorted(times)
+    for line in list(sim.lines())[::97]:  # a spread-out sample: the schema check is slow
+        validator.validate(orjson.loads(line))
+        decode_event(line)
+    ids = Counter(orjson.loads(line)["event_id"] for line in sim.lines())
+    assert ids.most_common(1)[0][1] == 1
+
+
+def test_every_account_is_labelled_once_and_ids_do_not_reveal_labels(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    labelled = [label.account_id for label in sim.labels]
+    assert len(labelled) == len(set(labelled))
+    seen = {orjson.loads(line)["account_id"] for line in sim.lines()}
+    assert seen <= set(labelled)
+    for label in sim.labels:
+        assert label.family not in label.account_id and label.label not in label.account_id
+    write_labels(sim.labels, str(tmp_path / "labels.csv"))
+    with (tmp_path / "labels.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert set(rows[0]) == {"account_id", "label", "family"}
+    assert {row["label"] for row in rows} == {"attack", "benign"}
+    assert len(rows) == len(sim.labels)
+
+
+def test_all_families_are_present(by_family: dict[str, list[dict[str, Any]]]) -> None:
+    assert set(by_family) >= {
+        "chat", "step_by_step_user", "corporate_nat", "coding_agent", "rag_app",
+        "translation_pipeline", "eval_harness", "batch_user",
+        "self_instruct", "evol_instruct", "reasoning_harvest", "rubric_grading",
+        "agentic_coding_harvest", "logit_probe", "model_pivot", "hydra", "low_and_slow",
+        "mixed_harvester",
+    }  # fmt: skip
+
+
+def per_account(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        grouped[event["account_id"]].append(event)
+    return grouped
+
+
+def test_chat_is_multi_turn(by_family: dict[str, list[dict[str, Any]]]) -> None:
+    follow_ups = [e for e in by_family["chat"] if len(e["request"]["messages"]) > 1]
+    assert len(follow_ups) / len(by_family["chat"]) > 0.2
+
+
+def test_coding_agents_use_tools_in_long_conversations(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    events = by_family["coding_agent"]
+    assert all(e["request"].get("tools", 0) > 0 for e in events)
+    roles = Counter(m["role"] for e in events for m in e["request"]["messages"])
+    assert roles["tool"] > 0 and roles["assistant"] > 0
+    assert statistics.mean(len(e["request"]["messages"]) for e in events) > 5
+
+
+def test_rag_apps_send_one_system_prompt_for_many_end_users(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for events in per_account(by_family["rag_app"]).values():
+        assert len({e["request"]["system"] for e in events}) == 1
+        assert len({e["request"]["messages"][-1]["content"] for e in events}) > len(events) / 4
+
+
+def test_eval_harnesses_score_with_one_token_and_logprobs(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for event in by_family["eval_harness"]:
+        request = event["request"]
+        assert request["temperature"] == 0 and request["max_tokens"] == 1
+        assert request["logprobs"] is True and "seed" in request
+        assert not request.get("logit_bias")
+
+
+def test_corporate_nat_puts_many_accounts_behind_one_ip(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    accounts_per_ip: dict[str, set[str]] = defaultdict(set)
+    for event in by_family["corporate_nat"]:
+        accounts_per_ip[event["client"]["ip"]].add(event["account_id"])
+    assert max(len(accounts) for accounts in accounts_per_ip.values()) >= 5
+
+
+def test_hydra_is_hundreds_of_low_volume_accounts_on_shared_infrastructure(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    accounts = per_account(by_family["hydra"])
+    assert len(accounts) >= 100
+    per_day = [len(events) * 24 / HOURS for events in accounts.values()]
+    assert 15 <= statistics.median(per_day) <= 45
+    payments = {e["client"]["payment_fingerprint"] for e in by_family["hydra"]}
+    prefixes = {e["client"]["ip"].rsplit(".", 1)[0] for e in by_family["hydra"]}
+    assert len(payments) <= 10 and len(prefixes) <= 10
+
+
+def test_logit_probes_send_large_bias_maps_for_one_token(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    probes = [e for e in by_family["logit_probe"] if e["response"]["status"] == 200]
+    assert probes
+    for event in probes:
+        assert len(event["request"]["logit_bias"]) >= 100
+        assert event["request"]["max_tokens"] <= 2 and event["request"]["logprobs"] is True
+
+
+def test_low_and_slow_stays_far_under_per_account_volume(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for events in per_account(by_family["low_and_slow"]).values():
+        assert len(events) * 24 / HOURS < 300
+
+
+def test_model_pivot_moves_traffic_to_a_new_model(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    events = sorted(by_family["model_pivot"], key=lambda e: e["timestamp"])
+    early, late = events[: len(events) // 4], events[-len(events) // 4 :]
+    early_models = Counter(e["model"] for e in early)
+    late_models = Counter(e["model"] for e in late)
+    new_models = set(late_models) - set(early_models)
+    assert new_models
+    assert sum(late_models[m] for m in new_models) / len(late) >= 0.4
