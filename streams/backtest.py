@@ -118,12 +118,15 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             "accounts",
             "alerted",
             "recall / FPR",
-            "requests to detect (median / p90)",
-            "campaign time to detect",
+            "requests to detect\nmedian / p90",
+            "output tokens to detect\nmedian / p90",
+            "campaign time\nto detect",
         ):
             table.add_column(column, justify="left" if column in ("label", "family") else "right")
         for row in report["families"]:
-            to_detect = row.get("requests_to_detect") or {}
+            attack = row["label"] == "attack"
+            requests = row.get("requests_to_detect") or {}
+            tokens = row.get("output_tokens_to_detect") or {}
             seconds = row.get("campaign_seconds_to_detect")
             table.add_row(
                 row["label"],
@@ -131,12 +134,9 @@ def print_report(report: dict[str, Any], console: Console) -> None:
                 str(row["accounts"]),
                 str(row["alerted"]),
                 f"{row['rate']:.0%}",
-                f"{_fmt(to_detect.get('median'))} / {_fmt(to_detect.get('p90'))}"
-                if row["label"] == "attack"
-                else "",
-                _fmt(seconds / 60 if seconds is not None else None, " min")
-                if row["label"] == "attack"
-                else "",
+                f"{_fmt(requests.get('median'))} / {_fmt(requests.get('p90'))}" if attack else "",
+                f"{_fmt(tokens.get('median'))} / {_fmt(tokens.get('p90'))}" if attack else "",
+                _fmt(seconds / 60 if seconds is not None else None, " min") if attack else "",
             )
         console.print(table)
     console.print(

@@ -30,7 +30,7 @@ BENIGN_MIX = {
     "eval_harness": 0.03,
 }
 NAT_GROUP_SIZE = 12  # accounts behind one corporate NAT IP
-ATTACK_ACCOUNTS = {"hydra": 150, "low_and_slow": 3, "mixed_harvester": 2}  # default: 2 each
+ATTACK_ACCOUNTS = {"hydra": 300, "low_and_slow": 3, "mixed_harvester": 2}  # default: 2 each
 ATTACK_TIERS = ("free", "build", "build", "scale")
 BENIGN_TIERS = {
     "chat": ("free", "build"),
