@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from detectors.config import DetectionConfig
 from detectors.errors import ConfigError
-from streams.config_loader import load_config
+from streams.config_loader import default_config_path, load_config
 from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
 from streams.redis_store import RedisWindowStore
@@ -59,8 +60,9 @@ def _summary_table(summary: ReplaySummary) -> Table:
     return table
 
 
-async def _replay(args: argparse.Namespace, *, record_risk: bool = False) -> ReplaySummary:
-    config = load_config(args.config)
+async def _replay(
+    args: argparse.Namespace, config: DetectionConfig, *, record_risk: bool = False
+) -> ReplaySummary:
     store: WindowStore
     if args.redis:
         store = RedisWindowStore.from_url(args.redis, key_prefix=config.state.key_prefix)
@@ -103,7 +105,7 @@ async def _replay(args: argparse.Namespace, *, record_risk: bool = False) -> Rep
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    summary = asyncio.run(_replay(args))
+    summary = asyncio.run(_replay(args, load_config(args.config)))
     out.print(_summary_table(summary))
     return 0
 
@@ -119,7 +121,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             err.print(f"[bold red]error:[/] {missing}", highlight=False)
             return 2
     labels = load_labels(Path(args.labels)) if args.labels else None
-    summary = asyncio.run(_replay(args, record_risk=bool(args.report)))
+    config = load_config(args.config)
+    summary = asyncio.run(_replay(args, config, record_risk=bool(args.report)))
     report = backtest_report(summary, labels)
     print_report(report, out)
     if args.json:
@@ -127,7 +130,15 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
         Path(args.json).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     if args.report:
-        write_report(Path(args.report), report, summary, labels, source=args.events)
+        write_report(
+            Path(args.report),
+            report,
+            summary,
+            labels,
+            source=args.events,
+            config=config,
+            config_source=str(args.config or default_config_path()),
+        )
         out.print(f"report: {args.report}")
     return 0
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from detectors.config import DetectionConfig
 from streams.replay import ReplaySummary
 from streams.risk_trace import RiskTrace
 
@@ -210,12 +211,22 @@ def _alert_rows(alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _rule_settings(config: DetectionConfig) -> dict[str, dict[str, Any]]:
+    """Each rule's settings except per-tier limits: what risk 1.0 meant in this run."""
+    return {
+        rule: {key: value for key, value in settings.items() if key != "tiers"}
+        for rule, settings in config.detectors.model_dump(mode="json").items()
+    }
+
+
 def render_report(
     report: dict[str, Any],
     summary: ReplaySummary,
     labels: dict[str, tuple[str, str]] | None,
     *,
     source: str,
+    config: DetectionConfig,
+    config_source: str,
 ) -> str:
     trace = summary.risk_trace
     if trace is None:
@@ -239,6 +250,8 @@ def render_report(
         loader=jinja2.PackageLoader("streams", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     environment.filters["num"] = lambda value: "-" if value is None else f"{value:,.0f}"
     firing = [a for a in summary.alerts if a["status"] == "firing"]
@@ -252,6 +265,10 @@ def render_report(
         alerts=_alert_rows(firing),
         alerts_total=len(firing),
         max_alert_rows=MAX_ALERT_ROWS,
+        config_source=config_source,
+        rules=_rule_settings(config),
+        windows={name: w.seconds for name, w in config.windows.items()},
+        cooldown_seconds=config.alerting.cooldown_seconds,
     )
 
 
@@ -262,5 +279,10 @@ def write_report(
     labels: dict[str, tuple[str, str]] | None,
     *,
     source: str,
+    config: DetectionConfig,
+    config_source: str,
 ) -> None:
-    path.write_text(render_report(report, summary, labels, source=source), encoding="utf-8")
+    html = render_report(
+        report, summary, labels, source=source, config=config, config_source=config_source
+    )
+    path.write_text(html, encoding="utf-8")

@@ -68,14 +68,29 @@ def test_report_without_labels_escapes_account_ids(tmp_path: Path) -> None:
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in harvest_events(hostile, 250)))
     summary = replay(path)
     assert summary.alerts, "a harvest-shaped account should be alerted"
-    html = render_report(backtest_report(summary, None), summary, None, source=str(path))
+    html = render_report(
+        backtest_report(summary, None),
+        summary,
+        None,
+        source=str(path),
+        config=load_config(),
+        config_source="config/detectors.yaml",
+    )
     assert hostile not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert html.count("<svg") == 1  # without labels: the peak-risk distribution only
     assert "campaign recall" not in html
+    assert '<td class="l">near_max_share</td><td class="l">0.5</td>' in html
 
 
 def test_report_needs_a_replay_that_recorded_risk(harvest_replay: ReplaySummary) -> None:
     bare = ReplaySummary()
     with pytest.raises(ValueError, match="record_risk"):
-        render_report(backtest_report(bare, None), bare, None, source="x")
+        render_report(
+            backtest_report(bare, None),
+            bare,
+            None,
+            source="x",
+            config=load_config(),
+            config_source="config/detectors.yaml",
+        )
