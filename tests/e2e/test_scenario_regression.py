@@ -17,7 +17,8 @@ import pytest
 from streams.cli import main
 from streams.sim.scenarios import simulate, write_labels
 
-# Measured 2026-11-29 (seed 1, 24 h, 120 benign accounts): 1.0 for each family listed.
+# Measured 2026-11-29 (seed 1, 24 h, 120 benign accounts): 1.0 for each family listed
+# (2 accounts each, so 0.5 is one account missed).
 RECALL_FLOORS = {
     "self_instruct": 0.5,
     "reasoning_harvest": 0.5,
@@ -29,7 +30,8 @@ CAMPAIGN_RECALL_FLOOR = 0.4  # measured 0.5
 # Measured 0.0 for every benign family.
 FPR_CEILING_PER_FAMILY = 0.05
 FPR_CEILING_OVERALL = 0.01
-MAX_REQUESTS_TO_DETECT_MEDIAN = 400  # measured 200: the rule's min_requests
+MAX_REQUESTS_TO_DETECT_MEDIAN = 400  # measured 200 (230 mixed_harvester): the rule's min_requests
+MAX_CAMPAIGN_MINUTES_TO_DETECT = 300  # measured 75-181 min of event time
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +77,7 @@ def test_attack_family_recall_floor(report: dict[str, Any], name: str, floor: fl
     row = family(report, "attack", name)
     assert row["rate"] >= floor, row
     assert row["requests_to_detect"]["median"] <= MAX_REQUESTS_TO_DETECT_MEDIAN, row
+    assert row["campaign_seconds_to_detect"] <= MAX_CAMPAIGN_MINUTES_TO_DETECT * 60, row
 
 
 def test_campaign_recall_floor(report: dict[str, Any]) -> None:
