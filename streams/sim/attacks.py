@@ -125,7 +125,8 @@ def rubric_grading(p: Profile, start: float, end: float, per_hour: float = 120) 
     while ts < end:
         n = p.rng.randint(3, 5)
         instruction = p.rng.choice(p.corpus.instructions)
-        answers = "\n\n".join(f"[Response {i + 1}]\n(candidate answer {i + 1})" for i in range(n))
+        candidates = p.rng.sample(p.corpus.answers, n)
+        answers = "\n\n".join(f"[Response {i + 1}]\n{text}" for i, text in enumerate(candidates))
         prompt = (
             f"Below is an instruction and {n} candidate responses. Rate each response on "
             "a scale of 1 to 5 for helpfulness, honesty and harmlessness, and give a "

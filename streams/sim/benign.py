@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from streams.sim.profile import Profile, diurnal_weight
 
 Events = Iterator[dict[str, Any]]
@@ -50,7 +52,7 @@ def _conversation(
             conversation=session,
             temperature=p.rng.choice((0.7, 1.0)),
         )
-        history.append({"role": "assistant", "content": "(answer)"})
+        history.append({"role": "assistant", "content": p.rng.choice(p.corpus.answers)})
         ts += p.rng.uniform(15, 240)  # reading and typing
 
 
@@ -73,6 +75,28 @@ def step_by_step_user(p: Profile, start: float, end: float) -> Events:
     return chat(p, start, end, step_by_step=True)
 
 
+AGENT_TOOLS = ("read_file", "edit_file", "run_tests", "grep", "list_dir", "run_command")
+TOOL_RESULT_CHARS = 800  # a bounded excerpt: real agents send whole files, which only adds bytes
+
+
+def _tool_call(p: Profile, turn: int) -> str:
+    module = p.rng.choice(("api", "models", "utils", "handlers", "db", "cli", "config"))
+    return orjson.dumps(
+        {
+            "id": f"call_{turn}_{p.rng.randrange(10**6)}",
+            "name": p.rng.choice(AGENT_TOOLS),
+            "arguments": {"path": f"src/{module}/{p.rng.choice(('core', 'main', 'io'))}.py"},
+        }
+    ).decode()
+
+
+def _tool_result(p: Profile) -> str:
+    """Real technical text (Arena-Hard prompts lean to code) standing in for file contents."""
+    source = p.rng.choice(p.corpus.coding_queries)
+    offset = p.rng.randrange(max(1, len(source) - TOOL_RESULT_CHARS))
+    return source[offset : offset + TOOL_RESULT_CHARS]
+
+
 def coding_agent(p: Profile, start: float, end: float) -> Events:
     for n, ts in enumerate(_sessions(p, start, end, mean_gap=1500)):
         messages = [{"role": "user", "content": p.rng.choice(p.corpus.coding_queries)}]
@@ -91,8 +115,8 @@ def coding_agent(p: Profile, start: float, end: float) -> Events:
                 temperature=0.2,
             )
             messages += [
-                {"role": "assistant", "content": "(tool call)"},
-                {"role": "tool", "content": "(tool result)"},
+                {"role": "assistant", "content": _tool_call(p, turn)},
+                {"role": "tool", "content": _tool_result(p)},
             ]
             ts += p.rng.uniform(2, 30)
 

@@ -36,6 +36,7 @@ class Corpus:
     personas: tuple[str, ...]  # system prompts
     eval_items: tuple[str, ...]  # IFEval prompts
     seed_tasks: tuple[str, ...]  # Self-Instruct seeds (attack material)
+    answers: tuple[str, ...]  # human-written answers: Self-Instruct outputs, MT-Bench references
     conv_tokens: tuple[tuple[int, int], ...]  # Azure conv (context, generated)
     code_tokens: tuple[tuple[int, int], ...]  # Azure code (context, generated)
 
@@ -51,6 +52,20 @@ def _instruction(row: dict[str, object]) -> str:
     first = instances[0] if isinstance(instances, list) and instances else {}
     payload = first.get("input", "") if isinstance(first, dict) else ""
     return f"{row['instruction']}\n\n{payload}".strip()
+
+
+def _answers(*row_sets: list[dict[str, object]]) -> tuple[str, ...]:
+    """Real answer text to stand in for earlier assistant turns and candidate responses."""
+    found: list[str] = []
+    for rows in row_sets:
+        for row in rows:
+            instances = row.get("instances")
+            if isinstance(instances, list):
+                found += [str(i.get("output", "")) for i in instances if isinstance(i, dict)]
+            reference = row.get("reference")
+            if isinstance(reference, list):
+                found += [str(r) for r in reference]
+    return tuple(text for text in found if text.strip())
 
 
 def _trace(name: str) -> tuple[tuple[int, int], ...]:
@@ -80,16 +95,19 @@ def load_corpus() -> Corpus:
             for k in ("code", "python", "function", "script", "sql", "c++", "rust")
         )
     )
+    user_oriented = _jsonl("self_instruct_user_oriented.jsonl")
+    seeds = _jsonl("self_instruct_seed_tasks.jsonl")
     return Corpus(
         chat_openers=tuple(str(q["turns"][0]) for q in vicuna + mt),  # type: ignore[index]
         chat_followups=tuple(str(q["turns"][1]) for q in mt),  # type: ignore[index]
         multi_turn=tuple((str(q["turns"][0]), str(q["turns"][1])) for q in mt),  # type: ignore[index]
         hard_queries=tuple(str(r["prompt"]) for r in arena),
         coding_queries=coding,
-        instructions=tuple(_instruction(r) for r in _jsonl("self_instruct_user_oriented.jsonl")),
+        instructions=tuple(_instruction(r) for r in user_oriented),
         personas=personas,
         eval_items=tuple(str(r["prompt"]) for r in _jsonl("ifeval_input_data.jsonl")),
-        seed_tasks=tuple(_instruction(r) for r in _jsonl("self_instruct_seed_tasks.jsonl")),
+        seed_tasks=tuple(_instruction(r) for r in seeds),
+        answers=_answers(user_oriented, seeds, mt),
         conv_tokens=_trace("AzureLLMInferenceTrace_conv.csv"),
         code_tokens=_trace("AzureLLMInferenceTrace_code.csv"),
     )

@@ -93,6 +93,9 @@ def per_account(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
 def test_chat_is_multi_turn(by_family: dict[str, list[dict[str, Any]]]) -> None:
     follow_ups = [e for e in by_family["chat"] if len(e["request"]["messages"]) > 1]
     assert len(follow_ups) / len(by_family["chat"]) > 0.2
+    # Earlier turns carry varied real text, not a placeholder every account would share.
+    answers = [m["content"] for e in follow_ups for m in e["request"]["messages"][1::2]]
+    assert len(set(answers)) > len(answers) / 20
 
 
 def test_coding_agents_use_tools_in_long_conversations(
@@ -102,6 +105,10 @@ def test_coding_agents_use_tools_in_long_conversations(
     assert all(e["request"].get("tools", 0) > 0 for e in events)
     roles = Counter(m["role"] for e in events for m in e["request"]["messages"])
     assert roles["tool"] > 0 and roles["assistant"] > 0
+    results = {
+        m["content"] for e in events for m in e["request"]["messages"] if m["role"] == "tool"
+    }
+    assert len(results) > 50
     assert statistics.mean(len(e["request"]["messages"]) for e in events) > 5
 
 
