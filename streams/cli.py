@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
@@ -150,20 +151,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         err.print("simulate needs --out FILE and/or --to-kafka BOOTSTRAP")
         return 2
     sim = simulate(args.scenario, hours=args.hours, seed=args.seed, benign_accounts=args.accounts)
-    if args.out:
-        with open(args.out, "wb") as handle:
-            for line in sim.lines():
-                handle.write(line + b"\n")
     if args.labels:
         write_labels(sim.labels, args.labels)
-    if args.to_kafka:
-        from streams.kafka_producer import send_lines
+    generated = 0
+    with ExitStack() as stack:
+        handle = stack.enter_context(open(args.out, "wb")) if args.out else None
 
-        sent = send_lines(sim.events, args.to_kafka, args.topic, args.rate)
-        out.print(f"sent {sent:,} events to {args.topic} at {args.to_kafka}")
+        def stream() -> Iterator[tuple[float, bytes]]:
+            """One pass over the generated events: to the file and, if asked, to Kafka."""
+            nonlocal generated
+            for ts, line in sim.events():
+                generated += 1
+                if handle is not None:
+                    handle.write(line + b"\n")
+                yield ts, line
+
+        if args.to_kafka:
+            from streams.kafka_producer import send_lines
+
+            sent = send_lines(stream(), args.to_kafka, args.topic, args.rate)
+            out.print(f"sent {sent:,} events to {args.topic} at {args.to_kafka}")
+        else:
+            for _ in stream():
+                pass
     families = Counter(f"{label.label}:{label.family}" for label in sim.labels)
     out.print(
-        f"simulated {len(sim.events):,} events for {len(sim.labels)} accounts over "
+        f"simulated {generated:,} events for {len(sim.labels)} accounts over "
         f"{args.hours:g} h (scenario {args.scenario}, seed {args.seed}): "
         f"{', '.join(f'{f}={n}' for f, n in sorted(families.items()))}",
         highlight=False,

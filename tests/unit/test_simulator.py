@@ -15,7 +15,9 @@ import orjson
 import pytest
 
 from detectors.decode import decode_event
-from streams.sim.scenarios import Simulation, simulate, write_labels
+from streams.cli import main
+from streams.sim.attacks import ATTACK_FAMILIES
+from streams.sim.scenarios import Simulation, SimulationOrderError, simulate, write_labels
 from tests.helpers import ROOT
 
 SCHEMA = json.loads((ROOT / "detectors/schemas/inference-event.v1.schema.json").read_text())
@@ -28,10 +30,17 @@ def sim() -> Simulation:
 
 
 @pytest.fixture(scope="module")
-def by_family(sim: Simulation) -> dict[str, list[dict[str, Any]]]:
+def timed_lines(sim: Simulation) -> list[tuple[float, bytes]]:
+    return list(sim.events())
+
+
+@pytest.fixture(scope="module")
+def by_family(
+    sim: Simulation, timed_lines: list[tuple[float, bytes]]
+) -> dict[str, list[dict[str, Any]]]:
     family_of = {label.account_id: label.family for label in sim.labels}
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for line in sim.lines():
+    for _, line in timed_lines:
         event = orjson.loads(line)
         grouped[family_of[event["account_id"]]].append(event)
     return grouped
@@ -41,27 +50,30 @@ def test_the_same_seed_gives_the_same_bytes_and_another_seed_does_not() -> None:
     first = simulate("reasoning_harvest", hours=3, seed=11, benign_accounts=10)
     again = simulate("reasoning_harvest", hours=3, seed=11, benign_accounts=10)
     other = simulate("reasoning_harvest", hours=3, seed=12, benign_accounts=10)
-    assert first.events == again.events and first.labels == again.labels
-    assert first.events != other.events
+    assert list(first.events()) == list(again.events()) and first.labels == again.labels
+    assert list(first.events()) != list(other.events())
 
 
-def test_events_are_time_ordered_schema_valid_and_decodable(sim: Simulation) -> None:
+def test_events_are_time_ordered_schema_valid_and_decodable(
+    timed_lines: list[tuple[float, bytes]],
+) -> None:
     validator = jsonschema.Draft202012Validator(SCHEMA)
-    times = [ts for ts, _ in sim.events]
+    times = [ts for ts, _ in timed_lines]
     assert times == sorted(times)
-    for line in list(sim.lines())[::97]:  # a spread-out sample: the schema check is slow
+    assert all(orjson.loads(line)["timestamp"] == ts for ts, line in timed_lines[::101])
+    for _, line in timed_lines[::97]:  # a spread-out sample: the schema check is slow
         validator.validate(orjson.loads(line))
         decode_event(line)
-    ids = Counter(orjson.loads(line)["event_id"] for line in sim.lines())
+    ids = Counter(orjson.loads(line)["event_id"] for _, line in timed_lines)
     assert ids.most_common(1)[0][1] == 1
 
 
 def test_every_account_is_labelled_once_and_ids_do_not_reveal_labels(
-    sim: Simulation, tmp_path: Path
+    sim: Simulation, timed_lines: list[tuple[float, bytes]], tmp_path: Path
 ) -> None:
     labelled = [label.account_id for label in sim.labels]
     assert len(labelled) == len(set(labelled))
-    seen = {orjson.loads(line)["account_id"] for line in sim.lines()}
+    seen = {orjson.loads(line)["account_id"] for _, line in timed_lines}
     assert seen <= set(labelled)
     for label in sim.labels:
         assert label.family not in label.account_id and label.label not in label.account_id
@@ -178,3 +190,26 @@ def test_model_pivot_moves_traffic_to_a_new_model(
     new_models = set(late_models) - set(early_models)
     assert new_models
     assert sum(late_models[m] for m in new_models) / len(late) >= 0.4
+
+
+def test_a_generator_going_back_in_time_is_refused_not_misordered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def backwards(p: Any, start: float, end: float) -> Any:
+        # The second event releases the first (an hour older); the third predates it.
+        for ts in (start + 60, start + 2 * 3600, start):
+            yield p.event(ts, messages=[], max_tokens=1, input_tokens=1, output_tokens=1)
+
+    monkeypatch.setitem(ATTACK_FAMILIES, "logit_probe", backwards)
+    with pytest.raises(SimulationOrderError):
+        list(simulate("logit_probe", hours=3, seed=1, benign_accounts=1).events())
+
+
+def test_simulate_streams_to_a_file_with_its_labels(tmp_path: Path) -> None:
+    out, labels = tmp_path / "events.jsonl", tmp_path / "labels.csv"
+    args = ["--scenario", "low_and_slow", "--hours", "2", "--accounts", "4", "--seed", "3"]
+    assert main(["simulate", *args, "--out", str(out), "--labels", str(labels)]) == 0
+    expected = simulate("low_and_slow", hours=2, seed=3, benign_accounts=4)
+    assert out.read_bytes().splitlines() == list(expected.lines())
+    with labels.open(newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == len(expected.labels)
