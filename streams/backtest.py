@@ -87,6 +87,8 @@ def backtest_report(
     report.update(
         {
             "families": families,
+            # Seen but not in the labels file: in the alert load, in no recall or FPR.
+            "unlabelled_accounts": len(summary.accounts - labels.keys()),
             "account_recall": round(sum(a in alerted for a in attack) / len(attack), 4)
             if attack
             else None,
@@ -151,6 +153,12 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         more = len(report["accounts_alerted"]) - len(shown)
         console.print(
             "accounts alerted: " + ", ".join(shown) + (f" and {more} more" if more else ""),
+            highlight=False,
+        )
+    if report.get("unlabelled_accounts"):
+        console.print(
+            f"[yellow]{report['unlabelled_accounts']} accounts in the events are not in the "
+            "labels file: they count in the alert load, not in recall or false-positive rate",
             highlight=False,
         )
     if report.get("account_recall") is not None:

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from detectors.windows import APPLIED
 from streams.pipeline import BatchOutcome, DetectionPipeline
 from streams.risk_trace import RiskTrace
 
@@ -60,11 +61,13 @@ class ReplaySummary:
             for account in alert["subject"]["accounts"]:
                 if account not in self.first_alert:
                     alert_times[account] = min(fired, alert_times.get(account, fired))
-        for event in outcome.events:
+        for event, reading in zip(outcome.events, outcome.readings, strict=True):
             self.accounts.add(event.account_id)
             totals = self.account_totals.setdefault(event.account_id, [event.timestamp, 0, 0])
-            totals[1] += 1
-            totals[2] += event.usage.output_tokens
+            if reading.status == APPLIED:  # a redelivered or too-late event is not a new request
+                totals[0] = min(totals[0], event.timestamp)
+                totals[1] += 1
+                totals[2] += event.usage.output_tokens
             fired_at = alert_times.get(event.account_id)
             if fired_at is not None and event.timestamp >= fired_at - 0.001:
                 self.first_alert[event.account_id] = (int(totals[1]), int(totals[2]), fired_at)

@@ -29,6 +29,7 @@ try:
     matplotlib.use("Agg")  # files only, never a display
     from matplotlib import pyplot as plt
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 except ImportError as missing:  # the worker image does not ship the plotting stack
     raise ImportError(
         f"the HTML report needs the 'report' extra ({missing.name} is not installed): "
@@ -153,6 +154,36 @@ def peak_distribution(peaks_by_label: dict[str, list[float]]) -> str:
     return _svg(figure)
 
 
+SEVERITY_COLOURS = {
+    "info": "#95a5a6",
+    "warning": "#f1c40f",
+    "high": "#e67e22",
+    "critical": "#c0392b",
+}
+
+
+def alert_load(alerts: Sequence[dict[str, Any]], first_ts: float, last_ts: float) -> str:
+    """Firing alerts per hour of event time, stacked by severity: what on-call would see."""
+    hours = max(1, int((last_ts - first_ts) // 3600) + 1)
+    counts = {severity: [0] * hours for severity in SEVERITY_COLOURS}
+    for alert in alerts:
+        fired = datetime.fromisoformat(alert["fired_at"]).timestamp()
+        hour = min(hours - 1, max(0, int((fired - first_ts) // 3600)))
+        counts[alert["severity"]][hour] += 1
+    figure, ax = plt.subplots(figsize=(11, 2.4), constrained_layout=True)
+    bottom = [0] * hours
+    for severity, colour in SEVERITY_COLOURS.items():
+        if any(counts[severity]):
+            ax.bar(range(hours), counts[severity], bottom=bottom, color=colour, label=severity)
+            bottom = [b + c for b, c in zip(bottom, counts[severity], strict=True)]
+    ax.set_xlabel("hours since the first event")
+    ax.set_ylabel("firing alerts")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if alerts:
+        ax.legend(frameon=False, fontsize=8)
+    return _svg(figure)
+
+
 def family_strips(peaks_by_family: dict[tuple[str, str], list[float]]) -> str:
     """One row per family, one dot per account at its peak risk: where the hard negatives sit."""
     figure, ax = plt.subplots(
@@ -232,6 +263,9 @@ def render_report(
     if trace is None:
         raise ValueError("the HTML report needs a replay that recorded risk (record_risk=True)")
     figures: dict[str, str] = {}
+    firing = [a for a in summary.alerts if a["status"] == "firing"]
+    if summary.first_event_ts is not None and summary.last_event_ts is not None:
+        figures["alert_load"] = alert_load(firing, summary.first_event_ts, summary.last_event_ts)
     if labels:
         families = _families(labels, summary.accounts)
         campaigns = {fam: accts for (label, fam), accts in families.items() if label == "attack"}
@@ -254,7 +288,6 @@ def render_report(
         lstrip_blocks=True,
     )
     environment.filters["num"] = lambda value: "-" if value is None else f"{value:,.0f}"
-    firing = [a for a in summary.alerts if a["status"] == "firing"]
     return environment.get_template(TEMPLATE).render(
         report=report,
         source=source,

@@ -106,7 +106,7 @@ def test_the_report_shows_every_campaign_and_family(
 ) -> None:
     html = (backtest_run / "report.html").read_text(encoding="utf-8")
     svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
-    assert len(svgs) == 3  # campaign timelines, peak-risk histogram, per-family strips
+    assert len(svgs) == 4  # campaign timelines, peak-risk histogram, family strips, alert load
     timelines = svgs[0]
     for row in report["families"]:
         if row["label"] == "attack":

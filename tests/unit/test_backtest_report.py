@@ -78,7 +78,7 @@ def test_report_without_labels_escapes_account_ids(tmp_path: Path) -> None:
     )
     assert hostile not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert html.count("<svg") == 1  # without labels: the peak-risk distribution only
+    assert html.count("<svg") == 2  # without labels: peak-risk distribution and alert load
     assert "campaign recall" not in html
     assert '<td class="l">near_max_share</td><td class="l">0.5</td>' in html
 
@@ -94,3 +94,20 @@ def test_report_needs_a_replay_that_recorded_risk(harvest_replay: ReplaySummary)
             config=load_config(),
             config_source="config/detectors.yaml",
         )
+
+
+def test_redelivered_events_do_not_count_as_requests_before_the_alert(tmp_path: Path) -> None:
+    events = harvest_events("acct_h", 300)
+    once, twice = tmp_path / "once.jsonl", tmp_path / "twice.jsonl"
+    once.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    twice.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events for _ in range(2)))
+    clean, redelivered = replay(once), replay(twice)
+    assert redelivered.duplicates == 300
+    assert redelivered.first_alert["acct_h"] == clean.first_alert["acct_h"]
+    assert redelivered.account_totals["acct_h"] == clean.account_totals["acct_h"]
+
+
+def test_accounts_missing_from_the_labels_are_reported(harvest_replay: ReplaySummary) -> None:
+    some = sorted(harvest_replay.accounts)[:5]
+    report = backtest_report(harvest_replay, {a: ("benign", "chat") for a in some})
+    assert report["unlabelled_accounts"] == len(harvest_replay.accounts) - 5
