@@ -6,6 +6,7 @@ Common harvest traits: single-turn requests, one fixed sampling tuple per pipeli
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -100,23 +101,29 @@ def evol_instruct(p: Profile, start: float, end: float, per_hour: float = 150) -
         ts = _pace(p, ts, per_hour)
 
 
+def _reasoning_request(
+    p: Profile, ts: float, languages: list[str], model: str | None = None
+) -> Events:
+    marker = REASONING_MARKERS[p.rng.choice(languages)]
+    problem = p.rng.choice(p.corpus.hard_queries)
+    return _harvest_request(
+        p,
+        ts,
+        f"{problem}\n\n{marker}",
+        max_tokens=8192,
+        near_max=0.75,
+        model=model,
+        temperature=0.6,
+    )
+
+
 def reasoning_harvest(
     p: Profile, start: float, end: float, per_hour: float = 120, model: str | None = None
 ) -> Events:
     languages = p.rng.sample(sorted(REASONING_MARKERS), 3)
     ts = start + p.rng.uniform(0, 600)
     while ts < end:
-        marker = REASONING_MARKERS[p.rng.choice(languages)]
-        problem = p.rng.choice(p.corpus.hard_queries)
-        yield from _harvest_request(
-            p,
-            ts,
-            f"{problem}\n\n{marker}",
-            max_tokens=8192,
-            near_max=0.75,
-            model=model,
-            temperature=0.6,
-        )
+        yield from _reasoning_request(p, ts, languages, model)
         ts = _pace(p, ts, per_hour)
 
 
@@ -195,9 +202,46 @@ def mixed_harvester(p: Profile, start: float, end: float) -> Events:
     yield from sorted(harvest + cover, key=lambda e: e["timestamp"])
 
 
+HYDRA_WAVE_SECONDS = (600, 1800)  # one orchestrator job: 10-30 minutes
+HYDRA_MEAN_WAVE_GAP = 2700  # between jobs, on average
+HYDRA_PARTICIPATION = 0.8  # share of jobs a given account is scheduled into
+
+
+def _campaign_waves(p: Profile, start: float, end: float) -> list[tuple[float, float]]:
+    """The campaign orchestrator's job windows: the same for every account of the campaign."""
+    rng = random.Random(f"waves:{p.campaign}")
+    waves, ts = [], start + rng.uniform(0, 1800)
+    while ts < end:
+        length = rng.uniform(*HYDRA_WAVE_SECONDS)
+        waves.append((ts, ts + length))
+        ts += length + rng.expovariate(1 / HYDRA_MEAN_WAVE_GAP)
+    return waves
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    count, budget = 0, rng.expovariate(1.0)
+    while budget < mean:
+        count += 1
+        budget += rng.expovariate(1.0)
+    return count
+
+
 def hydra_member(p: Profile, start: float, end: float) -> Events:
-    """One of many accounts of a campaign: ~20-40 requests a day, shared template."""
-    return reasoning_harvest(p, start, end, per_hour=p.rng.uniform(20, 40) / 24)
+    """One of many accounts of a campaign: ~20-40 requests a day, the shared template, sent
+    only during the orchestrator's job windows, so the accounts' per-minute counts move
+    together (detection.md: synchronized timing)."""
+    languages = p.rng.sample(sorted(REASONING_MARKERS), 3)
+    waves = _campaign_waves(p, start, end)
+    waves_per_day = len(waves) * 86400 / max(1.0, end - start)
+    per_wave = p.rng.uniform(20, 40) / max(1.0, waves_per_day * HYDRA_PARTICIPATION)
+    for wave_start, wave_end in waves:
+        if p.rng.random() >= HYDRA_PARTICIPATION:
+            continue
+        times = sorted(
+            p.rng.uniform(wave_start, wave_end) for _ in range(_poisson(p.rng, per_wave))
+        )
+        for ts in times:
+            yield from _reasoning_request(p, ts, languages)
 
 
 ATTACK_FAMILIES: dict[str, Callable[[Profile, float, float], Events]] = {

@@ -38,6 +38,7 @@ class Profile:
     tls_fingerprint: str
     model: str = "frontier-large"
     utc_offset_hours: int = 0
+    campaign: str | None = None  # shared by a campaign's accounts: their coordination seed
     _counter: int = field(default=0)
 
     def event(
@@ -108,6 +109,7 @@ def new_profile(
     asn: int | None = None,
     user_agent: str | None = None,
     tls: str | None = None,
+    campaign: str | None = None,
 ) -> Profile:
     return Profile(
         account_id=account_id,
@@ -123,6 +125,7 @@ def new_profile(
         payment_fingerprint=payment or fingerprint("pay", account_id),
         tls_fingerprint=tls or fingerprint("tls", rng.choice(USER_AGENTS)),
         utc_offset_hours=rng.choice((-8, -5, 0, 1, 2, 5, 8, 9)),
+        campaign=campaign,
     )
 
 

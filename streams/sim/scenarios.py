@@ -170,6 +170,7 @@ def simulate(
                 "payment": layout.choice(payments),
                 "tls": tls,
                 "user_agent": "python-httpx/0.27.0",
+                "campaign": fingerprint("campaign", seed, family),
             }
             accounts.append(
                 _Account(_account_id(seed, "attack", family, i), "attack", family, tier, identity)

@@ -163,6 +163,15 @@ def test_hydra_is_hundreds_of_low_volume_accounts_on_shared_infrastructure(
     assert len(payments) <= 10 and len(prefixes) <= 10
 
 
+def test_hydra_accounts_move_together(by_family: dict[str, list[dict[str, Any]]]) -> None:
+    # Hundreds of independent accounts at ~30 a day would touch every 10-minute bucket; an
+    # orchestrator's job windows leave most buckets empty for all of them at once.
+    events = by_family["hydra"]
+    buckets = {int(e["timestamp"] // 600) for e in events}
+    span = max(buckets) - min(buckets) + 1
+    assert len(buckets) / span <= 0.6
+
+
 def test_logit_probes_send_large_bias_maps_for_one_token(
     by_family: dict[str, list[dict[str, Any]]],
 ) -> None:
