@@ -79,9 +79,12 @@ def risk(
     vh = config.detectors.volume_harvest
     if not vh.enabled:
         return 0.0
-    return max(
-        _window_progress(totals[window_names.index(window)], vh) for window in vh.harvest_windows
-    )
+    best = 0.0
+    for window in vh.harvest_windows:  # a loop, not max(genexpr): this runs on every event
+        progress = _window_progress(totals[window_names.index(window)], vh)
+        if progress > best:
+            best = progress
+    return best
 
 
 def evaluate(

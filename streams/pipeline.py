@@ -105,17 +105,22 @@ class DetectionPipeline:
         names = config.window_names
         min_rank = SEVERITY_RANK[config.alerting.min_severity]
         findings: dict[str, tuple[Finding, float]] = {}
-        if self.record_risk:
-            outcome.risks = [
-                volume_harvest.risk(names, reading.totals, config) for reading in outcome.readings
-            ]
+        risks = outcome.risks if self.record_risk else None
         for event, reading in zip(outcome.events, outcome.readings, strict=True):
+            # A rule's risk is a cheap number that reaches 1.0 exactly when the rule fires
+            # (each rule's tests hold it to that), so the finding, with its evidence and
+            # summary, is only built for the few events at or past the threshold.
+            risk = volume_harvest.risk(names, reading.totals, config)
+            if risks is not None:
+                risks.append(risk)
             if reading.status == APPLIED:
                 outcome.applied += 1
             elif reading.status == DUPLICATE:
                 outcome.duplicates += 1
             elif reading.status == LATE:
                 outcome.late += 1
+                continue
+            if risk < 1.0:
                 continue
             finding = volume_harvest.evaluate(
                 event.account_id, tier_of(event), names, reading.totals, config

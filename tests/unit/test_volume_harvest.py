@@ -74,18 +74,34 @@ def test_unknown_tier_uses_default_limits(config: DetectionConfig) -> None:
     assert finding is not None and finding.evidence["volume"]["tier"] == "default"
 
 
-@given(
-    requests=st.integers(0, 1_000),
-    single_fraction=st.floats(0, 1),
-    near_fraction=st.floats(0, 1),
-)
-def test_risk_reaches_one_exactly_when_the_rule_fires(
+def window_counts(
     requests: int, single_fraction: float, near_fraction: float
-) -> None:
-    config = load_config(ROOT / "config" / "detectors.yaml")
-    window_totals = totals(
-        requests, round(requests * single_fraction), round(requests * near_fraction)
+) -> tuple[int, int, int, int, int]:
+    return (
+        requests,
+        0,
+        0,
+        round(requests * single_fraction),
+        round(requests * near_fraction),
     )
+
+
+shares = st.floats(0, 1) | st.sampled_from([0.5, 0.95, 1.0])  # the thresholds themselves
+windows = st.builds(window_counts, st.integers(0, 1_000) | st.just(200), shares, shares)
+
+
+@given(one_minute=windows, one_hour=windows, one_day=windows, shadow=st.booleans())
+def test_risk_reaches_one_exactly_when_the_rule_fires(
+    one_minute: tuple[int, ...], one_hour: tuple[int, ...], one_day: tuple[int, ...], shadow: bool
+) -> None:
+    # The pipeline builds findings only where risk >= 1: the two must never disagree.
+    config = load_config(ROOT / "config" / "detectors.yaml")
+    if shadow:
+        vh = config.detectors.volume_harvest.model_copy(update={"shadow": True})
+        config = config.model_copy(
+            update={"detectors": config.detectors.model_copy(update={"volume_harvest": vh})}
+        )
+    window_totals = (one_minute, one_hour, one_day)
     fired = volume_harvest.evaluate("a", "build", NAMES, window_totals, config) is not None
     assert fired == (volume_harvest.risk(NAMES, window_totals, config) >= 1.0)
 
