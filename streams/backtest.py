@@ -22,10 +22,33 @@ from streams.replay import ReplaySummary
 ACCOUNTS_LISTED = 20  # on the console; --json has them all
 
 
+LABEL_COLUMNS = ("account_id", "label", "family")
+LABEL_VALUES = ("attack", "benign")
+
+
+class LabelsError(ValueError):
+    """A labels file that cannot be used; says the file, the line and what is wrong."""
+
+
 def load_labels(path: Path) -> dict[str, tuple[str, str]]:
-    """account_id -> (label, family)."""
+    """account_id -> (label, family), from a CSV with the columns account_id,label,family."""
     with path.open(newline="", encoding="utf-8") as handle:
-        return {row["account_id"]: (row["label"], row["family"]) for row in csv.DictReader(handle)}
+        reader = csv.DictReader(handle)
+        missing = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise LabelsError(f"{path}: header lacks column(s) {', '.join(missing)}")
+        labels: dict[str, tuple[str, str]] = {}
+        for row in reader:
+            where = f"{path}, line {reader.line_num}"
+            account, label, family = (row[c] or "" for c in LABEL_COLUMNS)
+            if not account or not family:
+                raise LabelsError(f"{where}: account_id and family must not be empty")
+            if label not in LABEL_VALUES:
+                raise LabelsError(f"{where}: label must be attack or benign, not {label!r}")
+            if labels.get(account, (label, family)) != (label, family):
+                raise LabelsError(f"{where}: {account} is labelled twice, differently")
+            labels[account] = (label, family)
+    return labels
 
 
 def _quantiles(values: list[float]) -> dict[str, float | None]:

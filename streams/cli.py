@@ -112,7 +112,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from streams.backtest import backtest_report, load_labels, print_report
+    from streams.backtest import LabelsError, backtest_report, load_labels, print_report
 
     if args.report:
         # Import first: a missing plotting stack should fail before a long replay, not after.
@@ -121,7 +121,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         except ImportError as missing:
             err.print(f"[bold red]error:[/] {missing}", highlight=False)
             return 2
-    labels = load_labels(Path(args.labels)) if args.labels else None
+    try:  # before the replay: a bad labels file should not cost a long run
+        labels = load_labels(Path(args.labels)) if args.labels else None
+    except LabelsError as error:
+        err.print(f"[bold red]labels refused:[/] {error}", highlight=False)
+        return 2
     config = load_config(args.config)
     summary = asyncio.run(_replay(args, config, record_risk=bool(args.report)))
     report = backtest_report(summary, labels)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import orjson
 import pytest
 
 from detectors.decode import decode_event
-from streams.backtest import backtest_report
+from streams.backtest import LabelsError, backtest_report, load_labels
 from streams.config_loader import load_config
 from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
@@ -111,3 +112,22 @@ def test_accounts_missing_from_the_labels_are_reported(harvest_replay: ReplaySum
     some = sorted(harvest_replay.accounts)[:5]
     report = backtest_report(harvest_replay, {a: ("benign", "chat") for a in some})
     assert report["unlabelled_accounts"] == len(harvest_replay.accounts) - 5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("account,label,family\na,attack,x\n", "header lacks column(s) account_id"),
+        ("account_id,label,family\na,attack,x\nb,malicious,y\n", "line 3: label must be"),
+        ("account_id,label,family\na,attack,\n", "line 2: account_id and family"),
+        ("account_id,label,family\na,attack,x\na,benign,chat\n", "a is labelled twice"),
+    ],
+)
+def test_a_bad_labels_file_is_refused_with_file_line_and_reason(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text(text)
+    with pytest.raises(LabelsError, match=re.escape(message)) as caught:
+        load_labels(path)
+    assert str(path) in str(caught.value)
