@@ -121,6 +121,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         except ImportError as missing:
             err.print(f"[bold red]error:[/] {missing}", highlight=False)
             return 2
+    for output in (args.report, args.json):
+        if output and not Path(output).resolve().parent.is_dir():
+            err.print(f"[bold red]error:[/] no directory for {output}", highlight=False)
+            return 2
     try:  # before the replay: a bad labels file should not cost a long run
         labels = load_labels(Path(args.labels)) if args.labels else None
     except LabelsError as error:
