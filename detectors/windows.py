@@ -62,13 +62,12 @@ class BucketedWindow:
 
     def add(self, timestamp: float, counters: tuple[int, ...]) -> bool:
         """Count an event; False when it is late for this window (and so not counted)."""
-        spec = self.spec
-        bucket = math.floor(timestamp / spec.bucket_seconds)  # the same arithmetic as the Lua
+        bucket = self.spec.bucket_of(timestamp)
         if self.head is None:
             self.head = bucket
         elif bucket > self.head:
             self._advance(bucket)
-        elif bucket <= self.head - spec.seconds // spec.bucket_seconds:
+        elif bucket <= self.head - self.spec.n_buckets:
             return False
         slot = self.buckets.get(bucket)
         if slot is None:

@@ -51,6 +51,17 @@ def load_labels(path: Path) -> dict[str, tuple[str, str]]:
     return labels
 
 
+def accounts_by_family(
+    labels: dict[str, tuple[str, str]], seen: set[str]
+) -> dict[tuple[str, str], list[str]]:
+    """(label, family) -> the labelled accounts that appear in the events, sorted by key."""
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for account, key in labels.items():
+        if account in seen:
+            grouped[key].append(account)
+    return dict(sorted(grouped.items()))
+
+
 def _quantiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"median": None, "p90": None}
@@ -79,12 +90,9 @@ def backtest_report(
     }
     if labels is None:
         return report
-    by_family: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for account, key in labels.items():
-        if account in summary.accounts:
-            by_family[key].append(account)
+    by_family = accounts_by_family(labels, summary.accounts)
     families = []
-    for (label, family), accounts in sorted(by_family.items()):
+    for (label, family), accounts in by_family.items():
         hits = [a for a in accounts if a in alerted]
         row: dict[str, Any] = {
             "label": label,

@@ -117,7 +117,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.report:
         # Import first: a missing plotting stack should fail before a long replay, not after.
         try:
-            from streams.report_html import write_report
+            from streams.report_html import render_report
         except ImportError as missing:
             err.print(f"[bold red]error:[/] {missing}", highlight=False)
             return 2
@@ -139,8 +139,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
         Path(args.json).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     if args.report:
-        write_report(
-            Path(args.report),
+        html = render_report(
             report,
             summary,
             labels,
@@ -148,6 +147,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             config=config,
             config_source=str(args.config or default_config_path()),
         )
+        Path(args.report).write_text(html, encoding="utf-8")
         out.print(f"report: {args.report}")
     return 0
 

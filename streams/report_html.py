@@ -15,10 +15,10 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from detectors.config import DetectionConfig
+from streams.backtest import accounts_by_family
 from streams.replay import ReplaySummary
 from streams.risk_trace import RiskTrace
 
@@ -59,16 +59,6 @@ def _svg(figure: Figure) -> str:
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # drop the XML prolog and doctype: inline in HTML
-
-
-def _families(
-    labels: dict[str, tuple[str, str]], seen: set[str]
-) -> dict[tuple[str, str], list[str]]:
-    by_family: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for account, key in labels.items():
-        if account in seen:
-            by_family[key].append(account)
-    return dict(sorted(by_family.items()))
 
 
 def campaign_timelines(
@@ -267,7 +257,7 @@ def render_report(
     if summary.first_event_ts is not None and summary.last_event_ts is not None:
         figures["alert_load"] = alert_load(firing, summary.first_event_ts, summary.last_event_ts)
     if labels:
-        families = _families(labels, summary.accounts)
+        families = accounts_by_family(labels, summary.accounts)
         campaigns = {fam: accts for (label, fam), accts in families.items() if label == "attack"}
         if campaigns:
             figures["timelines"] = campaign_timelines(summary, trace, campaigns)
@@ -303,19 +293,3 @@ def render_report(
         windows={name: w.seconds for name, w in config.windows.items()},
         cooldown_seconds=config.alerting.cooldown_seconds,
     )
-
-
-def write_report(
-    path: Path,
-    report: dict[str, Any],
-    summary: ReplaySummary,
-    labels: dict[str, tuple[str, str]] | None,
-    *,
-    source: str,
-    config: DetectionConfig,
-    config_source: str,
-) -> None:
-    html = render_report(
-        report, summary, labels, source=source, config=config, config_source=config_source
-    )
-    path.write_text(html, encoding="utf-8")
