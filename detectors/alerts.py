@@ -48,5 +48,5 @@ def build_alert(
         "evidence": finding.evidence,
         "summary": finding.summary,
         "tags": list(finding.tags),
-        "runbook_url": f"{base}{finding.rule_id}",
+        "runbook_url": finding.runbook_url or f"{base}{finding.rule_id}",
     }

@@ -1,4 +1,4 @@
-"""The configuration model: windows, state, alerting and per-detector thresholds.
+"""The configuration model: windows, state, alerting, and the rules (detectors/ruleset.py).
 
 Frozen pydantic models with `extra="forbid"`, so a misspelt key is refused rather than
 ignored. Reading the YAML file is I/O and lives in `streams/config_loader.py`; this module
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
+
+from detectors.contract import StateLayout
+from detectors.ruleset import BoundRuleSet, Rule, RuleSetError, bind_rules
 
 
 class StrictModel(BaseModel):
@@ -31,39 +34,6 @@ class WindowConfig(StrictModel):
         return self
 
 
-class VolumeLimits(StrictModel):
-    """What one account of a tier may do in one window before its volume counts as excessive."""
-
-    requests: PositiveInt
-    input_tokens: PositiveInt
-    output_tokens: PositiveInt
-
-
-class VolumeHarvestConfig(StrictModel):
-    enabled: bool = True
-    shadow: bool = False  # evaluate and count, but emit no alert
-    min_requests: PositiveInt = 200  # harvest shape is judged only on this many requests
-    harvest_windows: tuple[str, ...] = ("1h", "24h")
-    near_max_ratio: float = Field(0.8, gt=0, le=1)  # output >= ratio * max_tokens is "near max"
-    # Outputs capped by a tiny max_tokens (evaluation harnesses use 1) are not harvest: the
-    # attack collects long outputs, so only requests allowing at least this many count.
-    near_max_min_max_tokens: PositiveInt = 256
-    near_max_share: float = Field(0.8, gt=0, le=1)
-    single_turn_share: float = Field(0.95, gt=0, le=1)
-    critical_volume_ratio: float = Field(3.0, gt=1)
-    tiers: dict[str, dict[str, VolumeLimits]]
-
-    @model_validator(mode="after")
-    def _has_default_tier(self) -> VolumeHarvestConfig:
-        if "default" not in self.tiers:
-            raise ValueError("tiers must contain a 'default' tier for accounts without one")
-        return self
-
-
-class DetectorsConfig(StrictModel):
-    volume_harvest: VolumeHarvestConfig
-
-
 class StateConfig(StrictModel):
     # Events older than this behind an account's newest event are dropped as late; within it,
     # event ids are remembered so a redelivered event changes nothing.
@@ -78,31 +48,44 @@ class AlertingConfig(StrictModel):
 
 
 class DetectionConfig(StrictModel):
+    _bound: BoundRuleSet | None = PrivateAttr(default=None)
     schema_version: Literal[1] = 1
     windows: dict[str, WindowConfig]
     state: StateConfig = Field(default_factory=lambda: StateConfig())
     alerting: AlertingConfig = Field(default_factory=lambda: AlertingConfig())
     max_event_bytes: PositiveInt = 4 * 1024 * 1024
-    detectors: DetectorsConfig
+    # Rule files (globs relative to this file); the loader reads them into `rules`.
+    rule_files: tuple[str, ...] = ("rules/*.yaml",)
+    rules: tuple[Rule, ...] = ()
 
     @model_validator(mode="after")
-    def _windows_referenced_exist(self) -> DetectionConfig:
+    def _rules_fit_together(self) -> DetectionConfig:
         if not self.windows:
             raise ValueError("at least one window is needed")
-        vh = self.detectors.volume_harvest
-        for name in vh.harvest_windows:
-            if name not in self.windows:
-                raise ValueError(
-                    f"detectors.volume_harvest.harvest_windows names unknown window {name!r}"
-                )
-        for tier, limits in vh.tiers.items():
-            for name in limits:
-                if name not in self.windows:
-                    raise ValueError(
-                        f"detectors.volume_harvest.tiers.{tier} names unknown window {name!r}"
-                    )
+        try:
+            bound = bind_rules(self.rules, self.window_triples)
+        except RuleSetError as error:
+            raise ValueError(str(error)) from None
+        object.__setattr__(self, "_bound", bound)
         return self
 
     @property
     def window_names(self) -> tuple[str, ...]:
         return tuple(self.windows)
+
+    @property
+    def window_triples(self) -> tuple[tuple[str, int, int], ...]:
+        return tuple((n, w.seconds, w.bucket_seconds) for n, w in self.windows.items())
+
+    @property
+    def bound(self) -> BoundRuleSet:
+        """The rules built and bound to the state layout (done once, at validation)."""
+        bound: BoundRuleSet | None = getattr(self, "_bound", None)
+        if bound is None:  # a copy made without validation
+            bound = bind_rules(self.rules, self.window_triples)
+            object.__setattr__(self, "_bound", bound)
+        return bound
+
+    @property
+    def layout(self) -> StateLayout:
+        return self.bound.layout

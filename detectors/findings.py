@@ -20,6 +20,7 @@ class Finding:
     summary: str  # one sentence for on-call
     tags: tuple[str, ...] = ()
     shadow: bool = False  # evaluated and counted, not emitted
+    runbook_url: str | None = None  # the rule's own runbook; default: base URL + rule id
 
     @property
     def dedup_key(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 
 from detectors.config import DetectionConfig
 from detectors.errors import ConfigError
+from streams.rule_files import load_rule_file, parse_rules, rule_paths
 
 log = logging.getLogger(__name__)
 DEFAULT_CONFIG_ENV = "DISTILLWATCH_CONFIG"
@@ -32,7 +34,9 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def parse_config(text: str, source: str) -> DetectionConfig:
+def parse_config(text: str, source: str, config_dir: Path | None = None) -> DetectionConfig:
+    """Validate a main configuration file; its `rule_files` are read from `config_dir`
+    (none when it is None, as for a configuration given inline with its `rules`)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -41,11 +45,36 @@ def parse_config(text: str, source: str) -> DetectionConfig:
         raise ConfigError(f"{source}:{where} is not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: (top level): must be a mapping of settings")
+    rules = list(parse_rules(yaml.safe_dump(data.pop("rules")), source) if "rules" in data else [])
+    if config_dir is not None:
+        patterns = data.get("rule_files", DetectionConfig.model_fields["rule_files"].default)
+        if isinstance(patterns, list | tuple):
+            paths = rule_paths(config_dir, tuple(str(p) for p in patterns))
+            if not paths:
+                raise ConfigError(f"{source}: key rule_files: no rule file matches {patterns}")
+            for path in paths:
+                rules += load_rule_file(path)
     try:
-        return DetectionConfig.model_validate(data)
+        return DetectionConfig.model_validate({**data, "rules": rules})
     except ValidationError as error:
         problems = "; ".join(f"key {_key_path(e['loc'])}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"{source}: {problems}") from None
+
+
+def config_files(path: str | Path | None = None) -> list[Path]:
+    """The main file and the rule files it names: what a hot reload watches."""
+    resolved = Path(path) if path is not None else default_config_path()
+    files = [resolved]
+    try:
+        data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return files
+    patterns = data.get("rule_files") if isinstance(data, dict) else None
+    if patterns is None:
+        patterns = DetectionConfig.model_fields["rule_files"].default
+    if isinstance(patterns, list | tuple):
+        files += rule_paths(resolved.parent, tuple(str(p) for p in patterns))
+    return files
 
 
 def load_config(path: str | Path | None = None) -> DetectionConfig:
@@ -54,39 +83,64 @@ def load_config(path: str | Path | None = None) -> DetectionConfig:
         text = resolved.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{resolved}: cannot be read: {error.strerror}") from None
-    return parse_config(text, str(resolved))
+    return parse_config(text, str(resolved), resolved.parent)
 
 
 class ConfigWatcher:
-    """Holds the current configuration; `maybe_reload()` picks up a changed file."""
+    """Holds the current configuration; `maybe_reload()` picks up changed files.
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    A bad file keeps the last good configuration. So does a good one that would change the
+    state layout (windows, or which measures the enabled rules keep): a hot reload cannot move
+    live state to a new layout, so that change is refused with a clear log line and applies on
+    the next restart, which starts fresh keys under the new layout version."""
+
+    def __init__(
+        self, path: str | Path | None = None, on_reload: Callable[[str], None] | None = None
+    ) -> None:
         self.path = Path(path) if path is not None else default_config_path()
         self._config = load_config(self.path)
-        self._mtime = self._stat()
+        self._stamp = self._stat()
+        self._on_reload = on_reload or (lambda result: None)
         self.reload_failures = 0
 
-    def _stat(self) -> float:
-        try:
-            return self.path.stat().st_mtime
-        except OSError:
-            return -1.0
+    def _stat(self) -> tuple[tuple[str, float], ...]:
+        stamps = []
+        for path in config_files(self.path):
+            try:
+                stamps.append((str(path), path.stat().st_mtime))
+            except OSError:
+                stamps.append((str(path), -1.0))
+        return tuple(stamps)
 
     @property
     def current(self) -> DetectionConfig:
         return self._config
 
     def maybe_reload(self) -> bool:
-        """True when a new configuration was loaded; a bad file keeps the last good one."""
-        mtime = self._stat()
-        if mtime == self._mtime:
+        """True when a new configuration was loaded."""
+        stamp = self._stat()
+        if stamp == self._stamp:
             return False
-        self._mtime = mtime
+        self._stamp = stamp
         try:
-            self._config = load_config(self.path)
+            candidate = load_config(self.path)
         except ConfigError as error:
             self.reload_failures += 1
+            self._on_reload("invalid")
             log.error("config reload refused, keeping the last good configuration: %s", error)
             return False
+        if candidate.layout.version != self._config.layout.version:
+            self.reload_failures += 1
+            self._on_reload("layout_change")
+            log.error(
+                "config reload refused: it changes the state layout (%s -> %s: windows or the "
+                "measures of enabled rules); keeping the last good configuration. The change "
+                "applies on restart, with fresh state.",
+                self._config.layout.version,
+                candidate.layout.version,
+            )
+            return False
+        self._config = candidate
+        self._on_reload("applied")
         log.info("configuration reloaded from %s", self.path)
         return True

@@ -10,6 +10,7 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from detectors.contract import StateLayout
 from detectors.windows import (
     APPLIED,
     DUPLICATE,
@@ -18,6 +19,7 @@ from detectors.windows import (
     WindowReading,
     WindowSpec,
     WindowUpdate,
+    window_specs,
 )
 from streams.store import COOLDOWN, GRANTED, PENDING, AlertClaim, ClaimResult, WindowStore
 
@@ -32,7 +34,7 @@ class _AccountState:
     max_ts: float | None = None
 
     def totals(self) -> tuple[tuple[int, ...], ...]:
-        return tuple(tuple(w.totals) for w in self.windows)
+        return tuple(w.totals() for w in self.windows)
 
 
 @dataclass(slots=True)
@@ -48,18 +50,27 @@ class MemoryWindowStore(WindowStore):
         self._claims: dict[tuple[str, str], _Claim] = {}
         self._updates_since_sweep = 0
         self._newest_ts = 0.0
+        self._layout_version = ""
 
     async def apply(
         self,
         updates: Sequence[WindowUpdate],
-        windows: Sequence[WindowSpec],
+        layout: StateLayout,
         dedupe_horizon_seconds: int,
     ) -> list[WindowReading]:
+        windows = window_specs(layout)
+        if layout.version != self._layout_version:
+            # A new layout starts fresh state, as the Redis store's versioned keys do.
+            self._accounts.clear()
+            self._layout_version = layout.version
+        n_sums, n_bins = len(layout.sums), len(layout.bins)
         readings = []
         for update in updates:
             state = self._accounts.get(update.account_id)
             if state is None:
-                state = _AccountState(windows=[BucketedWindow(spec) for spec in windows])
+                state = _AccountState(
+                    windows=[BucketedWindow(spec, n_sums, n_bins) for spec in windows]
+                )
                 self._accounts[update.account_id] = state
             readings.append(
                 WindowReading(
@@ -87,8 +98,9 @@ class MemoryWindowStore(WindowStore):
             while state.seen_by_time and state.seen_by_time[0][0] < cutoff:
                 _, old_key = heapq.heappop(state.seen_by_time)
                 state.seen.pop(old_key, None)
+        nonzero = [(i, v) for i, v in enumerate(update.sums) if v]
         for window in state.windows:
-            window.add(ts, update.counters)
+            window.add_sparse(ts, nonzero, update.bin_keys)
         return APPLIED
 
     def _sweep(self, windows: Sequence[WindowSpec], horizon: int) -> None:

@@ -20,6 +20,8 @@ class Metrics:
     dead_letters: Counter  # labels: reason
     alerts: Counter  # labels: rule_id, severity (counted once sent)
     shadow_findings: Counter  # labels: rule_id (shadow-mode rules that would have fired)
+    detector_errors: Counter  # labels: rule_id (a detector raised; its rule skipped a batch)
+    config_reloads: Counter  # labels: result = applied | invalid | layout_change
     batch_seconds: Histogram  # whole batch: state, detection, sinks, commit bookkeeping
     batch_size: Histogram
     state_errors: Counter  # failed state/sink round trips (retried, never dropped)
@@ -50,6 +52,19 @@ class Metrics:
                 "distillwatch_shadow_findings_total",
                 "Findings of rules in shadow mode (not alerted)",
                 ["rule_id"],
+                registry=registry,
+            ),
+            detector_errors=Counter(
+                "distillwatch_detector_errors_total",
+                "Batches in which a rule's detector raised and the rule was skipped",
+                ["rule_id"],
+                registry=registry,
+            ),
+            config_reloads=Counter(
+                "distillwatch_config_reloads_total",
+                "Configuration hot reloads by result (invalid and layout changes keep the last "
+                "good configuration)",
+                ["result"],
                 registry=registry,
             ),
             batch_seconds=Histogram(

@@ -8,22 +8,26 @@ cooldowns and alert times are event time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors import volume_harvest
 from detectors.alerts import alert_id_for, build_alert
 from detectors.config import DetectionConfig
+from detectors.contract import BIN_KEY_STRIDE, AccountView
 from detectors.decode import decode_event
 from detectors.errors import EventDecodeError
 from detectors.event import InferenceEvent
-from detectors.features import tier_of, window_update
+from detectors.features import event_key, extract, tier_of
+from detectors.features.quantities import BINS, SUMS
 from detectors.findings import SEVERITY_RANK, Finding
-from detectors.windows import APPLIED, DUPLICATE, LATE, WindowReading, WindowSpec
+from detectors.ruleset import BoundRule, BoundRuleSet
+from detectors.windows import APPLIED, DUPLICATE, LATE, WindowReading, WindowUpdate
 from streams.metrics import Metrics
 from streams.store import COOLDOWN, AlertClaim, WindowStore, account_tag
 
+log = logging.getLogger(__name__)
 SHADOW_SUFFIX = "#shadow"
 
 
@@ -42,24 +46,48 @@ class BatchOutcome:
     events: list[InferenceEvent] = field(default_factory=list)
     readings: list[WindowReading] = field(default_factory=list)
     risks: list[float] = field(default_factory=list)  # per event, when the pipeline records risk
+    rule_risks: list[tuple[float, ...]] = field(default_factory=list)  # per event, per rule
+    rule_ids: tuple[str, ...] = ()  # the order of rule_risks
     applied: int = 0
     duplicates: int = 0
     late: int = 0
     shadow_findings: list[Finding] = field(default_factory=list)
+    excepted: int = 0  # findings suppressed by a rule exception
+    detector_errors: list[str] = field(default_factory=list)  # rule ids skipped this batch
 
 
-def window_specs(config: DetectionConfig) -> tuple[WindowSpec, ...]:
-    return tuple(
-        WindowSpec(name, w.seconds, w.bucket_seconds) for name, w in config.windows.items()
-    )
+class UpdateBuilder:
+    """Turns an event's features into its window update for one state layout."""
+
+    def __init__(self, bound: BoundRuleSet) -> None:
+        layout = bound.layout
+        self.sums = tuple(SUMS[name] for name in layout.sums)
+        self.bins = tuple(
+            (j * BIN_KEY_STRIDE, spec.size, BINS[spec.name]) for j, spec in enumerate(layout.bins)
+        )
+
+    def __call__(self, event: InferenceEvent) -> WindowUpdate:
+        features = extract(event)
+        keys: list[int] = []
+        for base, size, values in self.bins:
+            for value in values(features):
+                keys.append(base + value % size)
+        return WindowUpdate(
+            event.account_id,
+            event_key(event.event_id),
+            event.timestamp,
+            tuple(int(f(features)) for f in self.sums),
+            tuple(keys),
+        )
 
 
 class DetectionPipeline:
     """Runs batches against a WindowStore. `config` may be a callable for hot reload: each
     batch reads it once, so a batch never sees two configurations.
 
-    With `record_risk`, each event's risk after its update (the highest over the rules, in
-    units of their alert thresholds) is returned in `BatchOutcome.risks`: backtests plot it."""
+    With `record_risk`, each event's risk after its update (the highest over the alerting
+    rules, in units of their thresholds) is returned in `BatchOutcome.risks`, and every rule's
+    risk in `BatchOutcome.rule_risks`: backtests plot them and show which signals carried."""
 
     def __init__(
         self,
@@ -73,6 +101,12 @@ class DetectionPipeline:
         self.store = store
         self.metrics = metrics or Metrics.noop()
         self.record_risk = record_risk
+        self._builder: tuple[BoundRuleSet, UpdateBuilder] | None = None
+
+    def _update_builder(self, bound: BoundRuleSet) -> UpdateBuilder:
+        if self._builder is None or self._builder[0] is not bound:
+            self._builder = (bound, UpdateBuilder(bound))
+        return self._builder[1]
 
     @property
     def config(self) -> DetectionConfig:
@@ -87,10 +121,11 @@ class DetectionPipeline:
                 outcome.events.append(decode_event(raw, config.max_event_bytes))
             except EventDecodeError as error:
                 outcome.dead_letters.append(DeadLetter(index, error.reason, error.detail))
-        specs = window_specs(config)
-        updates = [window_update(event, config) for event in outcome.events]
+        bound = config.bound
+        build = self._update_builder(bound)
+        updates = [build(event) for event in outcome.events]
         outcome.readings = await self.store.apply(
-            updates, specs, config.state.dedupe_horizon_seconds
+            updates, bound.layout, config.state.dedupe_horizon_seconds
         )
         findings = self._detect(outcome, config)
         await self._claim(outcome, findings, config)
@@ -101,35 +136,83 @@ class DetectionPipeline:
         self, outcome: BatchOutcome, config: DetectionConfig
     ) -> dict[str, tuple[Finding, float]]:
         """First finding per dedup key in the batch. Duplicates are judged too: after a crash
-        between the state write and the alert, the redelivered batch must re-derive it."""
-        names = config.window_names
+        between the state write and the alert, the redelivered batch must re-derive it.
+
+        A rule's risk is a cheap number that reaches 1.0 exactly when the rule fires (the
+        contract suite holds every detector to that), so a finding, with its evidence and
+        summary, is only built for the few events at or past a threshold. A detector that
+        raises is skipped for the rest of the batch and counted; the others keep running."""
+        bound = config.bound
+        layout = bound.layout
+        rules = bound.rules
+        alerting = tuple(r.rule.mode == "alert" for r in rules)
+        outcome.rule_ids = tuple(r.rule.id for r in rules)
         min_rank = SEVERITY_RANK[config.alerting.min_severity]
         findings: dict[str, tuple[Finding, float]] = {}
-        risks = outcome.risks if self.record_risk else None
+        failed: set[int] = set()
+        record = self.record_risk
         for event, reading in zip(outcome.events, outcome.readings, strict=True):
-            # A rule's risk is a cheap number that reaches 1.0 exactly when the rule fires
-            # (each rule's tests hold it to that), so the finding, with its evidence and
-            # summary, is only built for the few events at or past the threshold.
-            risk = volume_harvest.risk(names, reading.totals, config)
-            if risks is not None:
-                risks.append(risk)
             if reading.status == APPLIED:
                 outcome.applied += 1
             elif reading.status == DUPLICATE:
                 outcome.duplicates += 1
             elif reading.status == LATE:
                 outcome.late += 1
-                continue
-            if risk < 1.0:
-                continue
-            finding = volume_harvest.evaluate(
-                event.account_id, tier_of(event), names, reading.totals, config
-            )
-            if finding is None or finding.dedup_key in findings:
-                continue
-            if finding.shadow or SEVERITY_RANK[finding.severity] >= min_rank:
-                findings[finding.dedup_key] = (finding, round(event.timestamp, 6))
+            view = AccountView(event.account_id, tier_of(event), reading.totals, layout)
+            risks = [0.0] * len(rules)
+            for index, bound_rule in enumerate(rules):
+                if index in failed:
+                    continue
+                try:
+                    risk = risks[index] = bound_rule.detector.risk(view)
+                    if risk < 1.0 or reading.status == LATE:
+                        continue
+                    finding = self._finding(bound_rule, view, event, risk, config)
+                except Exception:
+                    failed.add(index)
+                    outcome.detector_errors.append(bound_rule.rule.id)
+                    log.exception("rule %s raised; skipped for this batch", bound_rule.rule.id)
+                    continue
+                if finding is None:
+                    outcome.excepted += 1
+                elif finding.dedup_key not in findings and (
+                    finding.shadow or SEVERITY_RANK[finding.severity] >= min_rank
+                ):
+                    findings[finding.dedup_key] = (finding, round(event.timestamp, 6))
+            if record:
+                outcome.rule_risks.append(tuple(risks))
+                outcome.risks.append(
+                    max((r for r, a in zip(risks, alerting, strict=True) if a), default=0.0)
+                )
         return findings
+
+    @staticmethod
+    def _finding(
+        bound_rule: BoundRule,
+        view: AccountView,
+        event: InferenceEvent,
+        risk: float,
+        config: DetectionConfig,
+    ) -> Finding | None:
+        rule = bound_rule.rule
+        if rule.excepted(event.account_id, event.org_id, event.timestamp):
+            return None
+        explanation = bound_rule.detector.explain(view)
+        severity: str = rule.severity
+        if explanation.severity and SEVERITY_RANK[explanation.severity] > SEVERITY_RANK[severity]:
+            severity = explanation.severity
+        return Finding(
+            rule_id=rule.id,
+            account_id=event.account_id,
+            severity=severity,
+            score=round(min(1.0, 0.5 * risk), 3),
+            window=explanation.window,
+            evidence=explanation.evidence,
+            summary=f"Account {event.account_id}: {explanation.summary}",
+            tags=rule.tags,
+            shadow=rule.mode == "shadow",
+            runbook_url=rule.runbook,
+        )
 
     async def _claim(
         self,
@@ -142,7 +225,9 @@ class DetectionPipeline:
         claims = [
             AlertClaim(
                 account_tag(f.account_id),
-                f.rule_id,
+                # Shadow findings keep their own ledger: promoting a rule to alert must not find
+                # its accounts already "in cooldown" from when it was only watching.
+                f.rule_id + SHADOW_SUFFIX if f.shadow else f.rule_id,
                 alert_id_for(f.dedup_key, ts),
                 ts,
                 config.alerting.cooldown_seconds,
@@ -181,6 +266,8 @@ class DetectionPipeline:
             m.dead_letters.labels(reason=letter.reason).inc()
         for finding in outcome.shadow_findings:
             m.shadow_findings.labels(rule_id=finding.rule_id).inc()
+        for rule_id in outcome.detector_errors:
+            m.detector_errors.labels(rule_id=rule_id).inc()
 
     async def confirm_sent(self, outcome: BatchOutcome) -> None:
         """Call after every alert of the batch reached its sinks."""

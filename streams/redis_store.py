@@ -1,11 +1,15 @@
 """Redis WindowStore: Lua scripts, one round trip per batch, keys hash-tagged per account.
 
-Keys for account `acct_42`, prefix `dw`, windows 1m/1h/24h:
-  dw:{acct:acct_42}:seen        zset  event key -> event time (dedupe horizon)
-  dw:{acct:acct_42}:w:1m        hash  h (head bucket), t1..t5 (running totals),
-  dw:{acct:acct_42}:w:1h              "<bucket>:<i>" (counter i of a bucket)
-  dw:{acct:acct_42}:w:24h
-  dw:{acct:acct_42}:alert:volume_harvest   hash  id, ts, sent (alert ledger)
+Keys for account `acct_42`, prefix `dw`, layout version `3f9a1c2e`, windows 1h/24h:
+  dw:{acct:acct_42}:L3f9a1c2e:seen        zset  event key -> event time (dedupe horizon)
+  dw:{acct:acct_42}:L3f9a1c2e:w:1h        hash  h (head bucket), t<i> (running sums),
+                                                f<j>, q<j> (filled bins, sum of squared bin
+                                                counts of histogram j), b<key> (bin counts)
+  dw:{acct:acct_42}:L3f9a1c2e:w:1h:<bucket>  hash  s<i>, b<key>: one bucket's contribution
+  dw:{acct:acct_42}:L3f9a1c2e:w:24h ...
+  dw:{acct:acct_42}:alert:<rule id>       hash  id, ts, sent (alert ledger; not versioned)
+The layout version (detectors/contract.py `StateLayout.version`) changes with the measures
+and windows, so a new layout starts fresh keys and old ones expire unread.
 Every key of an account shares the hash tag `{acct:acct_42}`, so one script call per account
 touches a single Redis Cluster slot. A batch groups its events by account and sends one
 EVALSHA per account in a single non-transactional pipeline: one network round trip.
@@ -21,7 +25,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from detectors.windows import N_COUNTERS, WindowReading, WindowSpec, WindowUpdate
+from detectors.contract import BIN_KEY_STRIDE, StateLayout
+from detectors.windows import WindowReading, WindowUpdate, window_specs
 from streams.store import AlertClaim, ClaimResult, WindowStore, account_tag
 
 
@@ -67,9 +72,9 @@ class RedisWindowStore(WindowStore):
     def from_url(cls, url: str, key_prefix: str = "dw") -> RedisWindowStore:
         return cls(aioredis.Redis.from_url(url), key_prefix=key_prefix)
 
-    def account_keys(self, account_id: str, windows: Sequence[WindowSpec]) -> list[str]:
-        tag = f"{self._prefix}:{{{account_tag(account_id)}}}"
-        return [f"{tag}:seen", *(f"{tag}:w:{w.name}" for w in windows)]
+    def account_keys(self, account_id: str, layout: StateLayout) -> list[str]:
+        tag = f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}"
+        return [f"{tag}:seen", *(f"{tag}:w:{name}" for name in layout.window_names)]
 
     def claim_key(self, claim: AlertClaim) -> str:
         return f"{self._prefix}:{{{claim.key_tag}}}:alert:{claim.rule_id}"
@@ -77,11 +82,12 @@ class RedisWindowStore(WindowStore):
     async def apply(
         self,
         updates: Sequence[WindowUpdate],
-        windows: Sequence[WindowSpec],
+        layout: StateLayout,
         dedupe_horizon_seconds: int,
     ) -> list[WindowReading]:
         if not updates:
             return []
+        windows = window_specs(layout)
         by_account: dict[str, list[int]] = {}
         for index, update in enumerate(updates):
             by_account.setdefault(update.account_id, []).append(index)
@@ -89,8 +95,10 @@ class RedisWindowStore(WindowStore):
         header: list[int | float | str] = [
             dedupe_horizon_seconds,
             len(windows),
-            N_COUNTERS,
+            len(layout.sums),
+            len(layout.bins),
             seen_ttl,
+            BIN_KEY_STRIDE,
         ]
         for w in windows:
             header += [w.bucket_seconds, w.n_buckets, w.ttl_seconds]
@@ -99,16 +107,23 @@ class RedisWindowStore(WindowStore):
             args = list(header)
             for i in indices:
                 update = updates[i]
-                args += [update.event_key, repr(update.timestamp), *update.counters]
-            calls.append(("window_apply", self.account_keys(account_id, windows), args))
+                args += [
+                    update.event_key,
+                    repr(update.timestamp),
+                    *update.sums,
+                    len(update.bin_keys),
+                    *update.bin_keys,
+                ]
+            calls.append(("window_apply", self.account_keys(account_id, layout), args))
         replies = await self._run(calls)
         readings: list[WindowReading | None] = [None] * len(updates)
-        stride = 1 + len(windows) * N_COUNTERS
+        width = layout.width
+        stride = 1 + len(windows) * width
         for (_, indices), reply in zip(by_account.items(), replies, strict=True):
             for position, i in enumerate(indices):
                 row = reply[position * stride : (position + 1) * stride]
                 totals = tuple(
-                    tuple(int(v) for v in row[1 + w * N_COUNTERS : 1 + (w + 1) * N_COUNTERS])
+                    tuple(int(v) for v in row[1 + w * width : 1 + (w + 1) * width])
                     for w in range(len(windows))
                 )
                 readings[i] = WindowReading(int(row[0]), totals)

@@ -77,6 +77,7 @@ class ReplaySummary:
             self.first_alert[account] = (int(totals[1]), int(totals[2]), fired_at)
         if self.risk_trace is not None and outcome.risks:
             self.risk_trace.add(outcome.events, outcome.risks)
+            self.risk_trace.add_rules(outcome.events, outcome.rule_ids, outcome.rule_risks)
         if outcome.events:
             low = min(e.timestamp for e in outcome.events)
             high = max(e.timestamp for e in outcome.events)

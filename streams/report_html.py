@@ -233,10 +233,16 @@ def _alert_rows(alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _rule_settings(config: DetectionConfig) -> dict[str, dict[str, Any]]:
-    """Each rule's settings except per-tier limits: what risk 1.0 meant in this run."""
+    """Each rule's mode, detector and params except per-tier limits and combined members:
+    what risk 1.0 meant in this run."""
     return {
-        rule: {key: value for key, value in settings.items() if key != "tiers"}
-        for rule, settings in config.detectors.model_dump(mode="json").items()
+        rule.id: {
+            "detector": rule.detector,
+            "mode": rule.mode,
+            "severity": rule.severity,
+            **{k: v for k, v in rule.params.items() if k not in ("tiers", "members")},
+        }
+        for rule in config.rules
     }
 
 

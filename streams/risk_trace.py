@@ -21,6 +21,26 @@ class RiskTrace:
     peak: dict[str, float] = field(default_factory=dict)  # account -> highest risk seen
     # account -> time bucket (event time // bucket_seconds) -> highest risk in that bucket
     timeline: dict[str, dict[int, float]] = field(default_factory=dict)
+    rule_ids: tuple[str, ...] = ()
+    # account -> per rule (rule_ids order), the highest risk seen: which signals carried an
+    # account, and which came close on a legitimate one
+    rule_peaks: dict[str, list[float]] = field(default_factory=dict)
+
+    def add_rules(
+        self,
+        events: Sequence[InferenceEvent],
+        rule_ids: tuple[str, ...],
+        rule_risks: Sequence[tuple[float, ...]],
+    ) -> None:
+        if rule_ids != self.rule_ids:
+            self.rule_ids, self.rule_peaks = rule_ids, {}
+        peaks = self.rule_peaks
+        for event, risks in zip(events, rule_risks, strict=True):
+            current = peaks.get(event.account_id)
+            if current is None:
+                peaks[event.account_id] = list(risks)
+            else:
+                peaks[event.account_id] = [max(a, b) for a, b in zip(current, risks, strict=True)]
 
     def add(self, events: Sequence[InferenceEvent], risks: Sequence[float]) -> None:
         bucket_seconds = self.bucket_seconds

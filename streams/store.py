@@ -16,7 +16,8 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from detectors.windows import WindowReading, WindowSpec, WindowUpdate
+from detectors.contract import StateLayout
+from detectors.windows import WindowReading, WindowUpdate
 
 GRANTED = "granted"
 PENDING = "pending"
@@ -50,10 +51,11 @@ class WindowStore(abc.ABC):
     async def apply(
         self,
         updates: Sequence[WindowUpdate],
-        windows: Sequence[WindowSpec],
+        layout: StateLayout,
         dedupe_horizon_seconds: int,
     ) -> list[WindowReading]:
-        """Count each update in its account's windows, in order; one reading per update."""
+        """Count each update in its account's windows, in order; one reading per update.
+        State is kept per layout version: a new layout never reads another's numbers."""
 
     @abc.abstractmethod
     async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:

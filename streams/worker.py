@@ -147,7 +147,10 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    watcher = ConfigWatcher(args.config)
+    metrics = Metrics.create(REGISTRY)
+    watcher = ConfigWatcher(
+        args.config, on_reload=lambda result: metrics.config_reloads.labels(result=result).inc()
+    )
     if not args.no_create_topics:
         ensure_topics(
             args.bootstrap,
@@ -158,7 +161,6 @@ def run_worker(args: argparse.Namespace) -> int:
             },
             partitions=args.partitions,
         )
-    metrics = Metrics.create(REGISTRY)
     start_http_server(args.metrics_port, addr=args.metrics_addr)
     log.warning("serving Prometheus metrics on %s:%d/metrics", args.metrics_addr, args.metrics_port)
     app = build_app(args, watcher, metrics)

@@ -1,210 +1,122 @@
-"""Attack families, written from the campaign shapes in detection.md (not from any detector).
+"""Attack families: the registry, and the families defined by how a campaign is run rather than by
+its template (logit probing, model-release pivot, low-and-slow, mixed with cover traffic, hydra).
+Written from detection.md's public campaign shapes, not from any detector.
 
-Common harvest traits: single-turn requests, one fixed sampling tuple per pipeline, a large
-`max_tokens` that outputs often run into, 24/7 machine pacing, retries after 429s.
+Every family runs as several campaigns (scenarios.ATTACK_CAMPAIGNS); `Profile.campaign_index`
+picks the campaign's template variant, sampling tuple, languages and pacing, and
+`Profile.campaign` seeds what its accounts share (job windows, probe prompts).
 """
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
+from streams.sim.harvest import Builder, Events, Sampling, campaign_rng, run, schedule
+from streams.sim.harvesters import (
+    agentic_coding_harvest,
+    agentic_request,
+    evol_instruct,
+    instruction_request,
+    reasoning_harvest,
+    reasoning_request,
+    rubric_grading,
+    rubric_request,
+    self_instruct,
+)
 from streams.sim.profile import Profile
 
-Events = Iterator[dict[str, Any]]
-
-REASONING_MARKERS = {
-    "en": "Think step by step and write out your complete reasoning before the final answer.",
-    "de": "Denke Schritt für Schritt nach und schreibe deine vollständige Begründung auf.",
-    "fr": "Réfléchis étape par étape et écris tout ton raisonnement avant la réponse finale.",
-    "es": "Piensa paso a paso y escribe todo tu razonamiento antes de la respuesta final.",
-    "zh": "请一步一步地思考，并在给出最终答案之前写出你完整的推理过程。",
-    "ja": "段階的に考え、最終的な答えの前に推論の過程をすべて書き出してください。",
-    "ru": "Рассуждай шаг за шагом и запиши все свои рассуждения перед окончательным ответом.",
-}
+VOCABULARY = 100_000
+PROBE_SETTINGS = (  # (requests/h, ids per map, bias, top_logprobs, max_tokens, pacing)
+    (200.0, 300, 100, 5, 1, "steady"),
+    (250.0, 200, 50, 20, 2, "runs"),
+)
 
 
-def _pace(p: Profile, ts: float, per_hour: float) -> float:
-    """Machine pacing: near-regular gaps around the target rate, 24/7."""
-    return ts + (3600 / per_hour) * p.rng.uniform(0.6, 1.4)
-
-
-def _harvest_request(
-    p: Profile,
-    ts: float,
-    prompt: str,
-    *,
-    max_tokens: int,
-    near_max: float,
-    system: str | None = None,
-    model: str | None = None,
-    **request: Any,
-) -> Events:
-    """One harvest call; a 429 now and then is retried at once with the same body."""
-    if p.rng.random() < 0.03:
-        throttled = p.event(
-            ts,
-            messages=[{"role": "user", "content": prompt}],
-            system=system,
-            max_tokens=max_tokens,
-            input_tokens=p.tokens_of(prompt),
-            output_tokens=0,
-            model=model,
-            **request,
-        )
-        throttled["response"] = {"status": 429, "finish_reason": None}
-        yield throttled
-        ts += p.rng.uniform(0.5, 3)
-    output = max_tokens if p.rng.random() < near_max else int(max_tokens * p.rng.uniform(0.3, 0.8))
-    yield p.event(
-        ts,
-        messages=[{"role": "user", "content": prompt}],
-        system=system,
-        max_tokens=max_tokens,
-        input_tokens=p.tokens_of(prompt) + 12,
-        output_tokens=output,
-        model=model,
-        **request,
-    )
-
-
-def self_instruct(p: Profile, start: float, end: float, per_hour: float = 150) -> Events:
-    ts = start + p.rng.uniform(0, 600)
-    while ts < end:
-        seeds = p.rng.sample(p.corpus.seed_tasks, 3)
-        listing = "\n".join(f"Task {i + 1}: {s}" for i, s in enumerate(seeds))
-        prompt = f"Come up with a series of tasks:\n\n{listing}\nTask 4:"
-        yield from _harvest_request(
-            p, ts, prompt, max_tokens=3072, near_max=0.7, temperature=1.0, top_p=1.0
-        )
-        ts = _pace(p, ts, per_hour)
-
-
-def evol_instruct(p: Profile, start: float, end: float, per_hour: float = 150) -> Events:
-    method = p.rng.choice(
-        (
-            "Add one more constraint or requirement",
-            "Replace general concepts with more specific concepts",
-            "Rewrite it to require explicit multi-step reasoning",
-        )
-    )
-    ts = start + p.rng.uniform(0, 600)
-    while ts < end:
-        seed = p.rng.choice(p.corpus.instructions + p.corpus.seed_tasks)
-        prompt = (
-            "I want you to act as a Prompt Rewriter. Rewrite the given prompt into a more "
-            f"complex version. Method: {method}.\n#The Given Prompt#:\n{seed}\n"
-            "#Rewritten Prompt#:"
-        )
-        yield from _harvest_request(p, ts, prompt, max_tokens=1024, near_max=0.3, temperature=0.7)
-        ts = _pace(p, ts, per_hour)
-
-
-def _reasoning_request(
-    p: Profile, ts: float, languages: list[str], model: str | None = None
-) -> Events:
-    marker = REASONING_MARKERS[p.rng.choice(languages)]
-    problem = p.rng.choice(p.corpus.hard_queries)
-    return _harvest_request(
-        p,
-        ts,
-        f"{problem}\n\n{marker}",
-        max_tokens=8192,
-        near_max=0.75,
-        model=model,
-        temperature=0.6,
-    )
-
-
-def reasoning_harvest(
-    p: Profile, start: float, end: float, per_hour: float = 120, model: str | None = None
-) -> Events:
-    languages = p.rng.sample(sorted(REASONING_MARKERS), 3)
-    ts = start + p.rng.uniform(0, 600)
-    while ts < end:
-        yield from _reasoning_request(p, ts, languages, model)
-        ts = _pace(p, ts, per_hour)
-
-
-def rubric_grading(p: Profile, start: float, end: float, per_hour: float = 120) -> Events:
-    ts = start + p.rng.uniform(0, 600)
-    while ts < end:
-        n = p.rng.randint(3, 5)
-        instruction = p.rng.choice(p.corpus.instructions)
-        candidates = p.rng.sample(p.corpus.answers, n)
-        answers = "\n\n".join(f"[Response {i + 1}]\n{text}" for i, text in enumerate(candidates))
-        prompt = (
-            f"Below is an instruction and {n} candidate responses. Rate each response on "
-            "a scale of 1 to 5 for helpfulness, honesty and harmlessness, and give a "
-            f"rationale for each rating.\n\n[Instruction]\n{instruction}\n\n{answers}"
-        )
-        yield from _harvest_request(p, ts, prompt, max_tokens=1500, near_max=0.4, temperature=0.0)
-        ts = _pace(p, ts, per_hour)
-
-
-def agentic_coding_harvest(p: Profile, start: float, end: float, per_hour: float = 100) -> Events:
-    ts = start + p.rng.uniform(0, 600)
-    while ts < end:
-        task = p.rng.choice(p.corpus.coding_queries)
-        prompt = (
-            f"{task}\n\nYou are an autonomous coding agent. Produce the complete "
-            "implementation, the tool calls you would make, and full unit tests."
-        )
-        yield from _harvest_request(
-            p, ts, prompt, max_tokens=8192, near_max=0.6, tools=12, temperature=0.2
-        )
-        ts = _pace(p, ts, per_hour)
-
-
-def logit_probe(p: Profile, start: float, end: float, per_hour: float = 600) -> Events:
-    """Carlini et al. 2024: large logit_bias maps, logprobs, max_tokens 1."""
-    ts = start + p.rng.uniform(0, 600)
-    prompt = p.rng.choice(p.corpus.chat_openers)
-    next_token = p.rng.randrange(100_000)
-    while ts < end:
-        bias = {str((next_token + i) % 100_000): 100 for i in range(300)}
-        next_token += 300
+def logit_probe(p: Profile, start: float, end: float) -> Events:
+    """Carlini et al. 2024: sweeps the vocabulary with large `logit_bias` maps and reads
+    `logprobs` of a 1-2 token answer; recovering a hidden size d takes >= d such queries."""
+    k = p.campaign_index % len(PROBE_SETTINGS)
+    per_hour, width, bias, top, max_tokens, pacing = PROBE_SETTINGS[k]
+    crng = campaign_rng(p, "probe")
+    prompts = crng.sample(p.corpus.chat_openers, 1 if k == 0 else 5)
+    stride = 1 if k == 0 else 7919  # a sequential sweep, or a permuted one (7919 is prime)
+    position = p.rng.randrange(VOCABULARY)
+    for ts in schedule(p, start, end, per_hour * p.rng.uniform(0.9, 1.1), pacing):
+        ids = [(position + i) * stride % VOCABULARY for i in range(width)]
+        position += width
+        prompt = p.rng.choice(prompts)
         yield p.event(
             ts,
             messages=[{"role": "user", "content": prompt}],
-            max_tokens=1,
+            max_tokens=max_tokens,
             input_tokens=p.tokens_of(prompt),
-            output_tokens=1,
-            logit_bias=bias,
+            output_tokens=max_tokens,
+            logit_bias={str(token): bias for token in ids},
             logprobs=True,
-            top_logprobs=5,
+            top_logprobs=top,
             temperature=0.0,
         )
-        ts = _pace(p, ts, per_hour)
+
+
+NEW_MODEL = "frontier-large-2"
+RELEASE_AT = 0.4  # of the run: when the new model is released
+PIVOTS: tuple[tuple[Builder, int, Sampling], ...] = (
+    (reasoning_request, 2, Sampling(12288, 0.8, top_p=0.95)),
+    (agentic_request, 0, Sampling(8192, 0.1, seed=5)),
+)
 
 
 def model_pivot(p: Profile, start: float, end: float) -> Events:
-    """Harvests the current model, then moves ~half its traffic to a newly released one."""
-    release = start + (end - start) * 0.4
-    for event in reasoning_harvest(p, start, end, per_hour=100):
-        if event["timestamp"] >= release and p.rng.random() < 0.55:
-            event["model"] = "frontier-large-2"
+    """Harvests the current model, then moves about half its traffic to a newly released one
+    within hours of the release (detection.md: within 24 h)."""
+    build, variant, sampling = PIVOTS[p.campaign_index % len(PIVOTS)]
+    crng = campaign_rng(p, "pivot")
+    moved_at = start + (end - start) * RELEASE_AT + crng.uniform(0.5, 6) * 3600
+    share = crng.uniform(0.5, 0.65)
+    for event in run(p, start, end, build, sampling, variant=variant):
+        if event["timestamp"] >= moved_at and p.rng.random() < share:
+            event["model"] = NEW_MODEL
         yield event
 
 
+SLOW_PER_HOUR = (1.0, 3.0)  # tens a day: far under any per-account limit
+SLOW: tuple[tuple[Builder, int, Sampling, str], ...] = (
+    (reasoning_request, 1, Sampling(16384, 0.5, seed=11), "steady"),
+    (rubric_request, 1, Sampling(2048, 0.0, seed=3), "runs"),
+)
+
+
 def low_and_slow(p: Profile, start: float, end: float) -> Events:
-    """Stays far under per-account volume limits: ~5 requests an hour."""
-    return reasoning_harvest(p, start, end, per_hour=5)
+    build, variant, sampling, pacing = SLOW[p.campaign_index % len(SLOW)]
+    per_hour = campaign_rng(p, "slow").uniform(*SLOW_PER_HOUR)
+    return run(p, start, end, build, sampling, variant=variant, per_hour=per_hour, pacing=pacing)
+
+
+MIXED: tuple[tuple[Builder, int, Sampling], ...] = (
+    (instruction_request, 0, Sampling(4096, 1.0, top_p=0.9)),
+    (reasoning_request, 0, Sampling(8192, 0.7)),
+)
 
 
 def mixed_harvester(p: Profile, start: float, end: float) -> Events:
-    """Blends benign-looking chat sessions into its harvest to dilute its shares."""
+    """Blends real chat sessions (cover traffic) into its harvest to dilute its shares."""
     from streams.sim.benign import chat
 
-    harvest = list(self_instruct(p, start, end, per_hour=60))
-    cover = list(chat(p, start, end))
-    yield from sorted(harvest + cover, key=lambda e: e["timestamp"])
+    build, variant, sampling = MIXED[p.campaign_index % len(MIXED)]
+    harvest = run(p, start, end, build, sampling, variant=variant)
+    yield from heapq.merge(harvest, chat(p, start, end), key=lambda e: float(e["timestamp"]))
 
 
 HYDRA_WAVE_SECONDS = (600, 1800)  # one orchestrator job: 10-30 minutes
 HYDRA_MEAN_WAVE_GAP = 2700  # between jobs, on average
 HYDRA_PARTICIPATION = 0.8  # share of jobs a given account is scheduled into
+HYDRA_PER_DAY = (18.0, 34.0)  # public report: ~26 exchanges per account per day
+HYDRA: tuple[tuple[Builder, int, Sampling], ...] = (
+    (reasoning_request, 0, Sampling(8192, 0.6, top_p=0.95)),
+    (reasoning_request, 1, Sampling(6144, 0.4, seed=99)),
+)
 
 
 def _campaign_waves(p: Profile, start: float, end: float) -> list[tuple[float, float]]:
@@ -227,13 +139,13 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 
 def hydra_member(p: Profile, start: float, end: float) -> Events:
-    """One of many accounts of a campaign: ~20-40 requests a day, the shared template, sent
+    """One of many accounts of a campaign: ~26 requests a day, the campaign's template, sent
     only during the orchestrator's job windows, so the accounts' per-minute counts move
     together (detection.md: synchronized timing)."""
-    languages = p.rng.sample(sorted(REASONING_MARKERS), 3)
+    build, variant, sampling = HYDRA[p.campaign_index % len(HYDRA)]
     waves = _campaign_waves(p, start, end)
     waves_per_day = len(waves) * 86400 / max(1.0, end - start)
-    per_wave = p.rng.uniform(20, 40) / max(1.0, waves_per_day * HYDRA_PARTICIPATION)
+    per_wave = p.rng.uniform(*HYDRA_PER_DAY) / max(1.0, waves_per_day * HYDRA_PARTICIPATION)
     for wave_start, wave_end in waves:
         if p.rng.random() >= HYDRA_PARTICIPATION:
             continue
@@ -241,7 +153,7 @@ def hydra_member(p: Profile, start: float, end: float) -> Events:
             p.rng.uniform(wave_start, wave_end) for _ in range(_poisson(p.rng, per_wave))
         )
         for ts in times:
-            yield from _reasoning_request(p, ts, languages)
+            yield from build(p, ts, variant, sampling)
 
 
 ATTACK_FAMILIES: dict[str, Callable[[Profile, float, float], Events]] = {

@@ -1,30 +1,26 @@
-"""Benign families: the legitimate traffic a detector must leave alone (detection.md)."""
+"""Benign families: the legitimate traffic a detector must leave alone (detection.md), and the
+registry of all of them; the hardest look-alikes live in hard_negatives.py and apps.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import orjson
 
-from streams.sim.profile import Profile, diurnal_weight
+from streams.sim.apps import agent_platform, support_bot, tutoring_app
+from streams.sim.hard_negatives import (
+    benchmark_researchers,
+    bulk_api_customer,
+    synthetic_data_user,
+)
+from streams.sim.profile import Events, Profile, diurnal_weight, sessions
 
-Events = Iterator[dict[str, Any]]
 STEP_BY_STEP = (
     "Let's think step by step.",
     "Please explain your reasoning step by step.",
     "Walk me through it step by step.",
     "Show your work.",
 )
-
-
-def _sessions(p: Profile, start: float, end: float, mean_gap: float) -> Iterator[float]:
-    """Session start times: Poisson arrivals thinned by the local hour of day."""
-    ts = start + p.rng.expovariate(1 / mean_gap)
-    while ts < end:
-        if p.rng.random() < diurnal_weight(ts, p.utc_offset_hours):
-            yield ts
-        ts += p.rng.expovariate(1 / mean_gap)
 
 
 def _conversation(
@@ -57,7 +53,7 @@ def _conversation(
 
 
 def chat(p: Profile, start: float, end: float, step_by_step: bool = False) -> Events:
-    for n, ts in enumerate(_sessions(p, start, end, mean_gap=2400)):
+    for n, ts in enumerate(sessions(p, start, end, mean_gap=2400)):
         if p.rng.random() < 0.5:
             first, second = p.rng.choice(p.corpus.multi_turn)
             turns = [first, second]
@@ -98,7 +94,7 @@ def _tool_result(p: Profile) -> str:
 
 
 def coding_agent(p: Profile, start: float, end: float) -> Events:
-    for n, ts in enumerate(_sessions(p, start, end, mean_gap=1500)):
+    for n, ts in enumerate(sessions(p, start, end, mean_gap=1500)):
         messages = [{"role": "user", "content": p.rng.choice(p.corpus.coding_queries)}]
         for turn in range(p.rng.randint(6, 40)):
             context, generated = p.corpus.code_shape(p.rng)
@@ -191,7 +187,7 @@ def eval_harness(p: Profile, start: float, end: float) -> Events:
 
 
 def batch_user(p: Profile, start: float, end: float) -> Events:
-    """Synthetic data for their own product: bursts of varied requests, normal outputs."""
+    """Batch inference: bursts of hundreds of varied raw requests, normal outputs."""
     ts = start + p.rng.uniform(0, 7200)
     while ts < end:
         for _ in range(p.rng.randint(150, 600)):
@@ -218,4 +214,10 @@ BENIGN_FAMILIES: dict[str, Callable[[Profile, float, float], Events]] = {
     "batch_user": batch_user,
     "corporate_nat": chat,  # ordinary chat users; what sets them apart is the shared NAT IP
     "step_by_step_user": step_by_step_user,
+    "bulk_api_customer": bulk_api_customer,
+    "support_bot": support_bot,
+    "benchmark_researchers": benchmark_researchers,
+    "synthetic_data_user": synthetic_data_user,
+    "agent_platform": agent_platform,
+    "tutoring_app": tutoring_app,
 }

@@ -3,6 +3,8 @@
 Benign text: MT-Bench and Vicuna-Bench (chat), Arena-Hard-Auto (hard, code-leaning user
 queries), Self-Instruct user-oriented instructions, Awesome ChatGPT Prompts (persona system
 prompts for RAG/SaaS apps; the one jailbreak row is dropped), IFEval (benchmark items).
+Reasoning material: MT-Bench math/reasoning/STEM, Vicuna-Bench math/Fermi/common-sense/
+counterfactual, and Arena-Hard's maths and puzzle clusters.
 Attack seed material: the Self-Instruct seed tasks that distillation pipelines bootstrap from.
 Token counts: empirical (context, generated) pairs from the Azure LLM inference traces 2023.
 """
@@ -39,9 +41,19 @@ class Corpus:
     answers: tuple[str, ...]  # human-written answers: Self-Instruct outputs, MT-Bench references
     conv_tokens: tuple[tuple[int, int], ...]  # Azure conv (context, generated)
     code_tokens: tuple[tuple[int, int], ...]  # Azure code (context, generated)
+    reasoning_queries: tuple[str, ...] = ()  # maths, logic, estimation problems
+    reasoning_sessions: tuple[tuple[str, str], ...] = ()  # MT-Bench math/reasoning, 2 turns
+    qa_pairs: tuple[tuple[str, str], ...] = ()  # (question, human-written final answer)
+    vicuna_items: tuple[str, ...] = ()  # Vicuna-Bench in file order (a benchmark run)
 
     def conv_shape(self, rng: random.Random) -> tuple[int, int]:
         return rng.choice(self.conv_tokens)
+
+    def answer_tokens(self, rng: random.Random, scale: float) -> int:
+        """A complete answer's length: an Azure conversation's generated tokens, scaled for
+        the task (a reasoning trace is several times a chat answer, a rewrite a fraction)."""
+        generated = rng.choice(self.conv_tokens)[1]
+        return max(4, int(generated * scale * rng.lognormvariate(0.0, 0.25)))
 
     def code_shape(self, rng: random.Random) -> tuple[int, int]:
         return rng.choice(self.code_tokens)
@@ -66,6 +78,41 @@ def _answers(*row_sets: list[dict[str, object]]) -> tuple[str, ...]:
             if isinstance(reference, list):
                 found += [str(r) for r in reference]
     return tuple(text for text in found if text.strip())
+
+
+REASONING_CLUSTER_WORDS = ("math", "puzzle", "probab", "number", "geometr", "calculation", "logic")
+
+
+def _reasoning(
+    mt: list[dict[str, object]], vicuna: list[dict[str, object]], arena: list[dict[str, object]]
+) -> tuple[str, ...]:
+    found = [str(q["turns"][0]) for q in mt if q["category"] in ("math", "reasoning", "stem")]  # type: ignore[index]
+    found += [
+        str(q["turns"][0])  # type: ignore[index]
+        for q in vicuna
+        if q["category"] in ("math", "fermi", "common-sense", "counterfactual")
+    ]
+    found += [
+        str(r["prompt"])
+        for r in arena
+        if any(word in str(r["cluster"]).lower() for word in REASONING_CLUSTER_WORDS)
+    ]
+    return tuple(found)
+
+
+def _qa_pairs(*row_sets: list[dict[str, object]]) -> tuple[tuple[str, str], ...]:
+    """Questions with a real final answer (the 'write the reasoning behind it' harvest)."""
+    pairs: list[tuple[str, str]] = []
+    for rows in row_sets:
+        for row in rows:
+            instances = row.get("instances")
+            if isinstance(instances, list) and instances and isinstance(instances[0], dict):
+                pairs.append((_instruction(row), str(instances[0].get("output", ""))))
+            reference = row.get("reference")
+            turns = row.get("turns")
+            if isinstance(reference, list) and reference and isinstance(turns, list):
+                pairs.append((str(turns[0]), str(reference[0])))
+    return tuple((q, a) for q, a in pairs if q.strip() and a.strip())
 
 
 def _trace(name: str) -> tuple[tuple[int, int], ...]:
@@ -110,4 +157,12 @@ def load_corpus() -> Corpus:
         answers=_answers(user_oriented, seeds, mt),
         conv_tokens=_trace("AzureLLMInferenceTrace_conv.csv"),
         code_tokens=_trace("AzureLLMInferenceTrace_code.csv"),
+        reasoning_queries=_reasoning(mt, vicuna, arena),
+        reasoning_sessions=tuple(
+            (str(q["turns"][0]), str(q["turns"][1]))  # type: ignore[index]
+            for q in mt
+            if q["category"] in ("math", "reasoning")
+        ),
+        qa_pairs=_qa_pairs(seeds, user_oriented, mt),
+        vicuna_items=tuple(str(q["turns"][0]) for q in vicuna),  # type: ignore[index]
     )

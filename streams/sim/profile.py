@@ -1,9 +1,11 @@
-"""An account as the simulator sees it: identity, client fingerprint, and an event builder."""
+"""An account as the simulator sees it: identity, client fingerprint, an event builder, and the
+arrival helpers (diurnal sessions) that several family modules share."""
 
 from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,9 @@ USER_AGENTS = (
     "curl/8.5.0",
     "Go-http-client/2.0",
 )
+
+
+Events = Iterator[dict[str, Any]]
 
 
 def fingerprint(*parts: object) -> str:
@@ -39,6 +44,7 @@ class Profile:
     model: str = "frontier-large"
     utc_offset_hours: int = 0
     campaign: str | None = None  # shared by a campaign's accounts: their coordination seed
+    campaign_index: int = 0  # which of its family's campaigns: picks template and sampling
     _counter: int = field(default=0)
 
     def event(
@@ -110,6 +116,7 @@ def new_profile(
     user_agent: str | None = None,
     tls: str | None = None,
     campaign: str | None = None,
+    campaign_index: int = 0,
 ) -> Profile:
     return Profile(
         account_id=account_id,
@@ -126,6 +133,7 @@ def new_profile(
         tls_fingerprint=tls or fingerprint("tls", rng.choice(USER_AGENTS)),
         utc_offset_hours=rng.choice((-8, -5, 0, 1, 2, 5, 8, 9)),
         campaign=campaign,
+        campaign_index=campaign_index,
     )
 
 
@@ -137,3 +145,12 @@ def diurnal_weight(ts: float, utc_offset_hours: int) -> float:
     if hour < 9 or hour >= 19:
         return 0.5
     return 1.0
+
+
+def sessions(p: Profile, start: float, end: float, mean_gap: float) -> Iterator[float]:
+    """Session start times: Poisson arrivals thinned by the local hour of day."""
+    ts = start + p.rng.expovariate(1 / mean_gap)
+    while ts < end:
+        if p.rng.random() < diurnal_weight(ts, p.utc_offset_hours):
+            yield ts
+        ts += p.rng.expovariate(1 / mean_gap)

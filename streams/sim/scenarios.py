@@ -20,21 +20,43 @@ from streams.sim.attacks import ATTACK_FAMILIES
 from streams.sim.benign import BENIGN_FAMILIES
 from streams.sim.corpus import Corpus, load_corpus
 from streams.sim.profile import fingerprint, new_profile
+from streams.sim.templates import CLIENT_AGENTS
 
 DEFAULT_START = 1_771_833_600.0  # 2026-02-23T08:00:00Z
-# Share of the benign population per family (heavy families are rarer, as on a real platform).
+# Share of the benign population per family (heavy families are rarer, as on a real platform);
+# every family gets at least ~5 of the default 200 accounts, so its false-positive rate means
+# something. Chat takes what rounding leaves.
 BENIGN_MIX = {
-    "chat": 0.50,
-    "step_by_step_user": 0.10,
-    "corporate_nat": 0.20,
-    "coding_agent": 0.08,
-    "batch_user": 0.03,
-    "rag_app": 0.03,
-    "translation_pipeline": 0.03,
-    "eval_harness": 0.03,
+    "chat": 0.36,
+    "step_by_step_user": 0.06,
+    "corporate_nat": 0.18,
+    "coding_agent": 0.05,
+    "batch_user": 0.025,
+    "rag_app": 0.025,
+    "translation_pipeline": 0.025,
+    "eval_harness": 0.025,
+    "bulk_api_customer": 0.03,
+    "support_bot": 0.03,
+    "benchmark_researchers": 0.06,
+    "synthetic_data_user": 0.025,
+    "agent_platform": 0.03,
+    "tutoring_app": 0.03,
 }
 NAT_GROUP_SIZE = 12  # accounts behind one corporate NAT IP
-ATTACK_ACCOUNTS = {"hydra": 300, "low_and_slow": 3, "mixed_harvester": 2}  # default: 2 each
+# Accounts per campaign, per attack family: several campaigns each, so that a family's recall
+# is not one account and no detector can key on one campaign's template or client.
+ATTACK_CAMPAIGNS = {
+    "self_instruct": (2, 2, 1),
+    "evol_instruct": (3, 2),
+    "reasoning_harvest": (2, 2, 2),
+    "rubric_grading": (3, 2),
+    "agentic_coding_harvest": (3, 2),
+    "logit_probe": (2, 2),
+    "model_pivot": (3, 2),
+    "hydra": (150, 150),
+    "low_and_slow": (2, 2),
+    "mixed_harvester": (2, 2),
+}
 ATTACK_TIERS = ("free", "build", "build", "scale")
 BENIGN_TIERS = {
     "chat": ("free", "build"),
@@ -45,6 +67,12 @@ BENIGN_TIERS = {
     "rag_app": ("scale", "enterprise"),
     "translation_pipeline": ("scale",),
     "eval_harness": ("build", "scale"),
+    "bulk_api_customer": ("scale", "enterprise"),
+    "support_bot": ("scale", "enterprise"),
+    "benchmark_researchers": ("free", "build", "build"),
+    "synthetic_data_user": ("build", "scale"),
+    "agent_platform": ("scale", "enterprise"),
+    "tutoring_app": ("build", "scale"),
 }
 SCENARIOS = ("all", "benign", *ATTACK_FAMILIES)
 
@@ -53,7 +81,7 @@ SCENARIOS = ("all", "benign", *ATTACK_FAMILIES)
 class Label:
     account_id: str
     label: str  # attack | benign
-    family: str  # the campaign for attacks: every account of a family is one campaign
+    family: str  # for attacks, the family; Simulation.campaigns() tells its campaigns apart
 
 
 @dataclass(frozen=True)
@@ -92,6 +120,15 @@ class Simulation:
         corpus = load_corpus()
         streams = [self._account_stream(account, corpus) for account in self._accounts]
         return heapq.merge(*streams, key=lambda item: item[0])
+
+    def campaigns(self) -> dict[str, str]:
+        """Attack account -> its campaign (`family/index`): a family runs several campaigns,
+        each with its own template wording, sampling tuple, client and infrastructure."""
+        return {
+            a.account_id: f"{a.family}/{a.identity['campaign_index']}"
+            for a in self._accounts
+            if a.label == "attack"
+        }
 
     def lines(self) -> Iterator[bytes]:
         for _, line in self.events():
@@ -159,22 +196,28 @@ def simulate(
         list(ATTACK_FAMILIES) if scenario == "all" else ([] if scenario == "benign" else [scenario])
     )
     for family in families:
-        # One campaign per family: its accounts share an IP pool, payment methods and a client.
-        pool = [f"45.{layout.randint(0, 255)}.{layout.randint(0, 255)}" for _ in range(3)]
-        payments = [fingerprint("pay", family, k) for k in range(5)]
-        tls = fingerprint("tls", family)
-        for i in range(ATTACK_ACCOUNTS.get(family, 2)):
-            tier = layout.choice(ATTACK_TIERS)
-            identity = {
-                "ip": f"{layout.choice(pool)}.{layout.randint(1, 254)}",
-                "payment": layout.choice(payments),
-                "tls": tls,
-                "user_agent": "python-httpx/0.27.0",
-                "campaign": fingerprint("campaign", seed, family),
-            }
-            accounts.append(
-                _Account(_account_id(seed, "attack", family, i), "attack", family, tier, identity)
-            )
+        campaigns = ATTACK_CAMPAIGNS.get(family, (2,))
+        clients = layout.sample(CLIENT_AGENTS, len(campaigns))  # distinct within the family
+        index = 0
+        for k, size in enumerate(campaigns):
+            # A campaign's accounts share an IP pool, payment methods, a TLS fingerprint and a
+            # client library; another campaign of the family shares none of them.
+            pool = [f"45.{layout.randint(0, 255)}.{layout.randint(0, 255)}" for _ in range(3)]
+            payments = [fingerprint("pay", seed, family, k, j) for j in range(5)]
+            tls = fingerprint("tls", seed, family, k)
+            for _ in range(size):
+                identity = {
+                    "ip": f"{layout.choice(pool)}.{layout.randint(1, 254)}",
+                    "payment": layout.choice(payments),
+                    "tls": tls,
+                    "user_agent": clients[k],
+                    "campaign": fingerprint("campaign", seed, family, k),
+                    "campaign_index": k,
+                }
+                tier = layout.choice(ATTACK_TIERS)
+                account_id = _account_id(seed, "attack", family, index)
+                accounts.append(_Account(account_id, "attack", family, tier, identity))
+                index += 1
     labels = [Label(a.account_id, a.label, a.family) for a in accounts]
     return Simulation(labels, accounts, seed, start, start + hours * 3600)
 

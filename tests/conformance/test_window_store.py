@@ -9,12 +9,25 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detectors.windows import APPLIED, DUPLICATE, LATE, WindowSpec, WindowUpdate
+from detectors.contract import BIN_KEY_STRIDE, Bins, StateLayout, Sum
+from detectors.windows import APPLIED, DUPLICATE, LATE, WindowUpdate
 from streams.memory_store import MemoryWindowStore
 from streams.redis_store import RedisWindowStore
 from streams.store import COOLDOWN, GRANTED, PENDING, AlertClaim, WindowStore
 
-WINDOWS = (WindowSpec("1m", 60, 10), WindowSpec("10m", 600, 60))
+# Sums (requests, input_tokens, output_tokens, single_turn) and two histograms.
+WINDOWS = LAYOUT = StateLayout.from_measures(
+    [
+        Sum("input_tokens"),
+        Sum("output_tokens"),
+        Sum("single_turn"),
+        Bins("template_prefix", 8),
+        Bins("hour_of_day", 24),
+    ],
+    [("1m", 60, 10), ("10m", 600, 60)],
+)
+HOURS = LAYOUT.bins_index("hour_of_day") * BIN_KEY_STRIDE
+TEMPLATES = LAYOUT.bins_index("template_prefix") * BIN_KEY_STRIDE
 HORIZON = 300
 T0 = 1_771_840_800.0
 
@@ -40,8 +53,10 @@ async def make_store(
         await client.aclose()
 
 
-def update(account: str, key: str, ts: float, requests: int = 1, tokens: int = 10) -> WindowUpdate:
-    return WindowUpdate(account, key, ts, (requests, tokens, tokens * 2, 1, 0))
+def update(
+    account: str, key: str, ts: float, requests: int = 1, tokens: int = 10, bins: tuple[int, ...] = ()
+) -> WindowUpdate:
+    return WindowUpdate(account, key, ts, (requests, tokens, tokens * 2, 1), bins)
 
 
 async def test_counts_and_running_totals(make_store: StoreFactory) -> None:
@@ -52,11 +67,34 @@ async def test_counts_and_running_totals(make_store: StoreFactory) -> None:
         HORIZON,
     )
     assert [r.status for r in readings] == [APPLIED] * 3
-    assert readings[1].totals[0] == (2, 20, 40, 2, 0)
-    assert readings[2].totals[0] == (1, 10, 20, 1, 0)
+    assert readings[1].totals[0] == (2, 20, 40, 2, 0, 0, 0, 0)
+    assert readings[2].totals[0] == (1, 10, 20, 1, 0, 0, 0, 0)
     later = await store.apply([update("a", "e4", T0 + 75)], WINDOWS, HORIZON)
-    assert later[0].totals[0] == (2, 20, 40, 2, 0)  # bucket T0 fell out of the 1m window
-    assert later[0].totals[1] == (3, 30, 60, 3, 0)
+    assert later[0].totals[0] == (2, 20, 40, 2, 0, 0, 0, 0)  # bucket T0 fell out of the 1m window
+    assert later[0].totals[1] == (3, 30, 60, 3, 0, 0, 0, 0)
+
+
+async def test_histograms_keep_filled_bins_and_sum_of_squares(make_store: StoreFactory) -> None:
+    store = make_store()
+    readings = await store.apply(
+        [
+            update("a", "e1", T0, bins=(TEMPLATES + 3, HOURS + 5)),
+            update("a", "e2", T0 + 5, bins=(TEMPLATES + 3, HOURS + 5, HOURS + 6)),
+            update("a", "e3", T0 + 20, bins=(TEMPLATES + 1,)),
+        ],
+        WINDOWS,
+        HORIZON,
+    )
+    f_t, q_t = LAYOUT.filled_index("template_prefix"), LAYOUT.sumsq_index("template_prefix")
+    f_h, q_h = LAYOUT.filled_index("hour_of_day"), LAYOUT.sumsq_index("hour_of_day")
+    last = readings[-1].totals[0]
+    assert (last[f_t], last[q_t]) == (2, 2 * 2 + 1 * 1)  # bins {3: 2, 1: 1}
+    assert (last[f_h], last[q_h]) == (2, 2 * 2 + 1 * 1)  # bins {5: 2, 6: 1}
+    # T0's bucket (e1, e2) falls out of the 1m window; e3 alone is left there
+    later = await store.apply([update("a", "e4", T0 + 65, bins=(TEMPLATES + 1,))], WINDOWS, HORIZON)
+    one_minute, ten_minutes = later[0].totals
+    assert (one_minute[f_t], one_minute[q_t], one_minute[f_h], one_minute[q_h]) == (1, 4, 0, 0)
+    assert (ten_minutes[f_t], ten_minutes[q_t]) == (2, 4 + 4)
 
 
 async def test_duplicates_and_late_events_change_nothing(make_store: StoreFactory) -> None:
@@ -69,7 +107,7 @@ async def test_duplicates_and_late_events_change_nothing(make_store: StoreFactor
     )
     # e1 is older than the horizon behind e2: late, not merely duplicate
     assert [r.status for r in readings] == [LATE, DUPLICATE, LATE]
-    assert readings[2].totals[1] == (2, 20, 40, 2, 0)
+    assert readings[2].totals[1] == (2, 20, 40, 2, 0, 0, 0, 0)
 
 
 async def test_alert_claims_cooldown_and_pending(make_store: StoreFactory) -> None:
@@ -120,8 +158,11 @@ async def test_random_streams_give_identical_readings(
             updates.append(updates[-back])  # same id, time and counters: a redelivery
             continue
         clock[account] += gap
+        bins = tuple(TEMPLATES + (number * 7 + k) % 5 for k in range(number % 3)) + (
+            HOURS + number % 24,
+        )
         updates.append(
-            update(account, f"{account}-{number}", clock[account], requests=number % 4 + 1)
+            update(account, f"{account}-{number}", clock[account], number % 4 + 1, bins=bins)
         )
     for start in range(0, len(updates), batch):
         chunk = updates[start : start + batch]

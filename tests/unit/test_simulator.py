@@ -4,20 +4,28 @@ promises (issue #3's list). Shapes are checked on the events, not on the generat
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import orjson
 import pytest
 
 from detectors.decode import decode_event
 from streams.cli import main
 from streams.sim.attacks import ATTACK_FAMILIES
-from streams.sim.scenarios import Simulation, SimulationOrderError, simulate, write_labels
+from streams.sim.scenarios import (
+    BENIGN_MIX,
+    Simulation,
+    SimulationOrderError,
+    simulate,
+    write_labels,
+)
+from streams.sim.templates import RATIONALE_FRAMES, STEP_MARKERS
 from tests.helpers import ROOT
 
 SCHEMA = json.loads((ROOT / "detectors/schemas/inference-event.v1.schema.json").read_text())
@@ -43,6 +51,19 @@ def by_family(
     for _, line in timed_lines:
         event = orjson.loads(line)
         grouped[family_of[event["account_id"]]].append(event)
+    return grouped
+
+
+@pytest.fixture(scope="module")
+def by_campaign(
+    sim: Simulation, timed_lines: list[tuple[float, bytes]]
+) -> dict[str, list[dict[str, Any]]]:
+    campaign_of = sim.campaigns()
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for _, line in timed_lines:
+        event = orjson.loads(line)
+        if event["account_id"] in campaign_of:
+            grouped[campaign_of[event["account_id"]]].append(event)
     return grouped
 
 
@@ -88,7 +109,9 @@ def test_every_account_is_labelled_once_and_ids_do_not_reveal_labels(
 def test_all_families_are_present(by_family: dict[str, list[dict[str, Any]]]) -> None:
     assert set(by_family) >= {
         "chat", "step_by_step_user", "corporate_nat", "coding_agent", "rag_app",
-        "translation_pipeline", "eval_harness", "batch_user",
+        "translation_pipeline", "eval_harness", "batch_user", "bulk_api_customer",
+        "support_bot", "benchmark_researchers", "synthetic_data_user", "agent_platform",
+        "tutoring_app",
         "self_instruct", "evol_instruct", "reasoning_harvest", "rubric_grading",
         "agentic_coding_harvest", "logit_probe", "model_pivot", "hydra", "low_and_slow",
         "mixed_harvester",
@@ -152,24 +175,29 @@ def test_corporate_nat_puts_many_accounts_behind_one_ip(
 
 
 def test_hydra_is_hundreds_of_low_volume_accounts_on_shared_infrastructure(
-    by_family: dict[str, list[dict[str, Any]]],
+    by_family: dict[str, list[dict[str, Any]]], by_campaign: dict[str, list[dict[str, Any]]]
 ) -> None:
     accounts = per_account(by_family["hydra"])
     assert len(accounts) >= 200  # "hundreds of accounts"
     per_day = [len(events) * 24 / HOURS for events in accounts.values()]
-    assert 15 <= statistics.median(per_day) <= 45
-    payments = {e["client"]["payment_fingerprint"] for e in by_family["hydra"]}
-    prefixes = {e["client"]["ip"].rsplit(".", 1)[0] for e in by_family["hydra"]}
-    assert len(payments) <= 10 and len(prefixes) <= 10
+    assert 15 <= statistics.median(per_day) <= 40  # public report: ~26 a day
+    campaigns = [name for name in by_campaign if name.startswith("hydra/")]
+    assert len(campaigns) >= 2
+    for name in campaigns:
+        events = by_campaign[name]
+        assert len(per_account(events)) >= 100
+        payments = {e["client"]["payment_fingerprint"] for e in events}
+        prefixes = {e["client"]["ip"].rsplit(".", 1)[0] for e in events}
+        assert len(payments) <= 5 and len(prefixes) <= 3
 
 
-def test_hydra_accounts_move_together(by_family: dict[str, list[dict[str, Any]]]) -> None:
-    # Hundreds of independent accounts at ~30 a day would touch every 10-minute bucket; an
+def test_hydra_accounts_move_together(by_campaign: dict[str, list[dict[str, Any]]]) -> None:
+    # A hundred independent accounts at ~26 a day would touch every 10-minute bucket; an
     # orchestrator's job windows leave most buckets empty for all of them at once.
-    events = by_family["hydra"]
-    buckets = {int(e["timestamp"] // 600) for e in events}
-    span = max(buckets) - min(buckets) + 1
-    assert len(buckets) / span <= 0.6
+    for name in (n for n in by_campaign if n.startswith("hydra/")):
+        buckets = {int(e["timestamp"] // 600) for e in by_campaign[name]}
+        span = max(buckets) - min(buckets) + 1
+        assert len(buckets) / span <= 0.6, name
 
 
 def test_logit_probes_send_large_bias_maps_for_one_token(
@@ -182,11 +210,11 @@ def test_logit_probes_send_large_bias_maps_for_one_token(
         assert event["request"]["max_tokens"] <= 2 and event["request"]["logprobs"] is True
 
 
-def test_low_and_slow_stays_far_under_per_account_volume(
-    by_family: dict[str, list[dict[str, Any]]],
-) -> None:
-    for events in per_account(by_family["low_and_slow"]).values():
-        assert len(events) * 24 / HOURS < 300
+def test_low_and_slow_sends_tens_a_day(by_family: dict[str, list[dict[str, Any]]]) -> None:
+    accounts = per_account(by_family["low_and_slow"])
+    assert len(accounts) >= 4
+    for events in accounts.values():
+        assert 12 <= len(events) * 24 / HOURS <= 90
 
 
 def test_model_pivot_moves_traffic_to_a_new_model(
@@ -222,3 +250,241 @@ def test_simulate_streams_to_a_file_with_its_labels(tmp_path: Path) -> None:
     assert out.read_bytes().splitlines() == list(expected.lines())
     with labels.open(newline="") as handle:
         assert len(list(csv.DictReader(handle))) == len(expected.labels)
+
+
+HARVEST_FAMILIES = (
+    "self_instruct", "evol_instruct", "reasoning_harvest", "rubric_grading",
+    "agentic_coding_harvest", "model_pivot", "hydra", "low_and_slow",
+)  # fmt: skip
+DEDICATED = (
+    "self_instruct", "evol_instruct", "reasoning_harvest", "rubric_grading",
+    "agentic_coding_harvest", "model_pivot",
+)  # fmt: skip
+
+
+def answered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["response"]["status"] == 200]
+
+
+def length_share(events: list[dict[str, Any]]) -> float:
+    done = answered(events)
+    cut = sum(1 for e in done if e["response"]["finish_reason"] == "length")
+    return cut / max(1, len(done))
+
+
+def user_text(event: dict[str, Any]) -> str:
+    return str(event["request"]["messages"][-1]["content"])
+
+
+def sampling_tuple(event: dict[str, Any]) -> tuple[Any, ...]:
+    request = event["request"]
+    return tuple(request.get(k) for k in ("temperature", "top_p", "max_tokens", "seed", "n"))
+
+
+def skeleton(events: list[dict[str, Any]], share: float = 0.15) -> set[tuple[str, ...]]:
+    """Word 5-grams present in at least `share` of the prompts (system prompt included): the
+    template's fixed text."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for event in events:
+        words = f"{event['request'].get('system') or ''} {user_text(event)}".split()
+        counts.update({tuple(words[i : i + 5]) for i in range(len(words) - 4)})
+    return {gram for gram, n in counts.items() if n >= share * len(events)}
+
+
+def test_harvest_is_single_turn_with_generous_budgets_and_complete_outputs(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for family in HARVEST_FAMILIES:
+        events = answered(by_family[family])
+        assert all(len(e["request"]["messages"]) == 1 for e in events), family
+        assert all(e["request"]["max_tokens"] >= 2048 for e in events), family
+        # Pipelines want complete answers: > 90% finish with stop (or a tool call).
+        assert length_share(events) < 0.08, family
+    reasoning = statistics.median(
+        e["usage"]["output_tokens"] for e in by_family["reasoning_harvest"]
+    )
+    rubric = statistics.median(e["usage"]["output_tokens"] for e in by_family["rubric_grading"])
+    assert reasoning > 2 * rubric  # reasoning traces are long, ratings short
+
+
+def test_legitimate_bulk_users_are_the_ones_that_run_into_max_tokens(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    bulk = by_family["bulk_api_customer"]
+    assert all(len(e["request"]["messages"]) == 1 for e in bulk)
+    assert all(e["request"]["max_tokens"] <= 512 for e in bulk)
+    assert length_share(bulk) > 0.2
+    assert length_share(bulk) > 3 * length_share(by_family["reasoning_harvest"])
+    for events in per_account(bulk).values():
+        assert len(events) / HOURS > 20  # high volume
+        assert len({user_text(e) for e in events}) > len(events) / 5  # varied records
+
+
+def test_dedicated_attack_accounts_send_public_report_rates(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for family in DEDICATED:
+        accounts = per_account(answered(by_family[family]))
+        assert len(accounts) >= 4, family
+        rates = [len(events) / HOURS for events in accounts.values()]
+        assert 3 <= statistics.median(rates) <= 13, (family, rates)
+        assert max(rates) <= 20, (family, rates)
+
+
+def test_campaigns_of_a_family_differ_in_template_sampling_and_client(
+    by_campaign: dict[str, list[dict[str, Any]]],
+) -> None:
+    families: dict[str, list[str]] = defaultdict(list)
+    for name in by_campaign:
+        families[name.split("/")[0]].append(name)
+    assert set(families) == set(ATTACK_FAMILIES)
+    for family, names in families.items():
+        assert len(names) >= 2, family
+        # Harvest requests only: a mixed harvester's cover chat varies like any chat.
+        harvest = {n: [e for e in by_campaign[n] if e["conversation_id"] is None] for n in names}
+        samplings = [{sampling_tuple(e) for e in harvest[n]} for n in names]
+        agents = [{e["client"]["user_agent"] for e in by_campaign[n]} for n in names]
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                assert not samplings[i] & samplings[j], (family, names[i], names[j])
+                assert not agents[i] & agents[j], (family, names[i], names[j])
+        if family == "logit_probe":
+            continue  # no template: a fixed prompt or a few
+        skeletons = [skeleton(answered(harvest[n])) for n in names]
+        assert all(skeletons), family  # each campaign has fixed template text...
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                union = skeletons[i] | skeletons[j]
+                # ...but not the same one: another campaign's wording is mostly different.
+                assert len(skeletons[i] & skeletons[j]) / len(union) < 0.5, (family, i, j)
+
+
+def test_a_campaign_keeps_one_sampling_tuple(by_campaign: dict[str, list[dict[str, Any]]]) -> None:
+    for name, events in by_campaign.items():
+        harvest = [e for e in events if e["conversation_id"] is None]  # not the cover chat
+        assert len({sampling_tuple(e) for e in harvest}) == 1, name
+
+
+def test_reasoning_harvest_runs_in_several_languages_per_campaign(
+    by_campaign: dict[str, list[dict[str, Any]]],
+) -> None:
+    def language(text: str) -> str | None:
+        for lang, markers in STEP_MARKERS.items():
+            if any(marker in text for marker in markers):
+                return lang
+        for lang, frame in RATIONALE_FRAMES.items():
+            if frame.split("{a}")[1].strip() in text:
+                return lang
+        return None
+
+    sets = []
+    for name in (n for n in by_campaign if n.startswith("reasoning_harvest/")):
+        found = Counter(language(user_text(e)) for e in by_campaign[name])
+        assert None not in found and len(found) >= 3, (name, found)
+        sets.append(frozenset(found))
+    assert len(sets) >= 3 and len(set(sets)) == len(sets)
+    assert len(frozenset().union(*sets)) >= 7
+
+
+def test_agentic_harvest_declares_tools_and_never_answers_tool_calls(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    events = answered(by_family["agentic_coding_harvest"])
+    assert all(e["request"]["tools"] > 0 for e in events)
+    assert all([m["role"] for m in e["request"]["messages"]] == ["user"] for e in events)
+    assert all(e["conversation_id"] is None and e["turn_index"] == 0 for e in events)
+    tool_calls = sum(e["response"]["finish_reason"] == "tool_calls" for e in events)
+    assert tool_calls / len(events) > 0.4
+
+
+def test_rubric_grading_asks_to_rate_several_candidates(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    events = by_family["rubric_grading"]
+    graded = [e for e in events if any(w in user_text(e) for w in ("1 to 5", "1 to 10"))]
+    assert len(graded) == len(events)
+    assert statistics.mean(len(user_text(e)) for e in events) > 1000  # candidates inlined
+
+
+def test_mixed_harvester_hides_harvest_among_real_chat(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for events in per_account(by_family["mixed_harvester"]).values():
+        multi = sum(len(e["request"]["messages"]) > 1 for e in events)
+        single = [e for e in events if e["conversation_id"] is None]
+        assert multi > 0 and len(single) > len(events) / 3
+
+
+def test_support_bots_hold_short_conversations_for_many_end_users(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for events in per_account(by_family["support_bot"]).values():
+        assert len({e["request"]["system"] for e in events}) == 1
+        conversations = Counter(e["conversation_id"] for e in events)
+        assert len(conversations) > 100 and max(conversations.values()) <= 4
+        assert sum(e["turn_index"] > 0 for e in events) / len(events) > 0.2
+        assert len({user_text(e) for e in events}) > 50
+
+
+def test_benchmark_researchers_share_items_and_run_in_bursts(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    events = by_family["benchmark_researchers"]
+    accounts = per_account(events)
+    senders: dict[str, set[str]] = defaultdict(set)
+    for event in events:
+        senders[user_text(event)].add(event["account_id"])
+    assert max(len(a) for a in senders.values()) >= 2  # the same items across accounts
+    for account_events in accounts.values():
+        hours = {int(e["timestamp"] // 3600) for e in account_events}
+        assert len(hours) <= 8  # a run or a few, then idle
+        texts = Counter(user_text(e) for e in account_events)
+        runs = len(account_events) / len(texts)
+        assert runs >= 1 and max(texts.values()) == min(texts.values())  # whole reruns
+
+
+def test_the_default_population_has_every_benign_family() -> None:
+    labels = simulate("benign", hours=1, seed=1).labels
+    counts = Counter(label.family for label in labels)
+    assert set(counts) == set(BENIGN_MIX)
+    assert min(counts.values()) >= 5 and counts["benchmark_researchers"] >= 10
+
+
+def test_synthetic_data_users_rotate_their_own_templates(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for events in per_account(by_family["synthetic_data_user"]).values():
+        assert all(len(e["request"]["messages"]) == 1 for e in events)
+        heads = Counter(user_text(e)[:40] for e in events)
+        assert sum(n >= len(events) / 10 for n in heads.values()) >= 3
+        assert length_share(events) < 0.05
+
+
+def test_agent_platforms_answer_their_tool_calls_with_tool_results(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    events = by_family["agent_platform"]
+    assert all(e["request"]["tools"] > 0 for e in events)
+    by_conversation: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        by_conversation[event["conversation_id"]].append(event)
+    answered_calls = 0
+    for turns in by_conversation.values():
+        turns.sort(key=lambda e: e["turn_index"])
+        for this, after in itertools.pairwise(turns):
+            if this["response"]["finish_reason"] == "tool_calls":
+                assert after["request"]["messages"][-1]["role"] == "tool"
+                answered_calls += 1
+    assert answered_calls > 50
+    assert sum(e["turn_index"] > 0 for e in events) / len(events) > 0.4
+
+
+def test_tutoring_apps_nudge_step_by_step_and_students_follow_up(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for events in per_account(by_family["tutoring_app"]).values():
+        assert len({e["request"]["system"] for e in events}) == 1
+        nudges = {user_text(e).rsplit("\n\n", 1)[-1] for e in events}
+        assert len(nudges) == 1 and "step" in nudges.pop().lower()
+        assert sum(e["turn_index"] > 0 for e in events) / len(events) > 0.25
+        assert len(per_account(events)) == 1 and len({user_text(e) for e in events}) > 20

@@ -2,57 +2,76 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detectors.windows import N_COUNTERS, BucketedWindow, WindowSpec
+from detectors.contract import BIN_KEY_STRIDE
+from detectors.windows import BucketedWindow, WindowSpec
 
 SPEC = WindowSpec("1m", 60, 10)
+N_SUMS, N_BINS = 2, 2
 
 
-def brute_force(events: list[tuple[float, int]], spec: WindowSpec) -> list[int]:
-    """Replay the rules literally: keep every counted event, window = buckets (head-n, head]."""
+def window() -> BucketedWindow:
+    return BucketedWindow(SPEC, N_SUMS, N_BINS)
+
+
+def brute_force(events: list[tuple[float, int, tuple[int, ...]]]) -> tuple[int, ...]:
+    """Replay the rules literally: keep every counted event, window = buckets (head-n, head];
+    recount the sums and every histogram's filled bins and sum of squares from scratch."""
     head: int | None = None
-    kept: list[tuple[int, int]] = []
-    for ts, value in events:
-        bucket = spec.bucket_of(ts)
-        if head is not None and bucket <= head - spec.n_buckets:
+    kept: list[tuple[int, int, tuple[int, ...]]] = []
+    for ts, value, keys in events:
+        bucket = SPEC.bucket_of(ts)
+        if head is not None and bucket <= head - SPEC.n_buckets:
             continue
         head = bucket if head is None else max(head, bucket)
-        kept.append((bucket, value))
+        kept.append((bucket, value, keys))
     assert head is not None
-    total = sum(v for b, v in kept if b > head - spec.n_buckets)
-    return [total] + [0] * (N_COUNTERS - 1)
+    live = [(v, keys) for b, v, keys in kept if b > head - SPEC.n_buckets]
+    bins = Counter(key for _, keys in live for key in keys)
+    filled = [sum(1 for k in bins if k // BIN_KEY_STRIDE == j) for j in range(N_BINS)]
+    sumsq = [sum(c * c for k, c in bins.items() if k // BIN_KEY_STRIDE == j) for j in range(N_BINS)]
+    return (sum(v for v, _ in live), len(live), *filled, *sumsq)
 
 
 def test_buckets_fall_out_as_the_head_moves() -> None:
-    window = BucketedWindow(SPEC)
-    window.add(0.0, (1, 0, 0, 0, 0))
-    window.add(35.0, (1, 0, 0, 0, 0))
-    assert window.totals[0] == 2
-    window.add(65.0, (1, 0, 0, 0, 0))  # bucket 6: bucket 0 falls out of (0, 6]
-    assert window.totals[0] == 2
-    window.add(200.0, (5, 0, 0, 0, 0))  # jump past the whole window
-    assert window.totals[0] == 5
+    w = window()
+    w.add(0.0, (1, 0), (3,))
+    w.add(35.0, (1, 0), (3,))
+    assert w.totals() == (2, 0, 1, 0, 4, 0)
+    w.add(65.0, (1, 0), ())  # bucket 6: bucket 0 falls out of (0, 6]
+    assert w.totals() == (2, 0, 1, 0, 1, 0)
+    w.add(200.0, (5, 0), (BIN_KEY_STRIDE + 1,))  # jump past the whole window
+    assert w.totals() == (5, 0, 0, 1, 0, 1)
 
 
 def test_late_event_is_not_counted() -> None:
-    window = BucketedWindow(SPEC)
-    window.add(100.0, (1, 0, 0, 0, 0))
-    assert window.add(30.0, (1, 0, 0, 0, 0)) is False
-    assert window.add(45.0, (1, 0, 0, 0, 0)) is False  # bucket 4: window is (4, 10]
-    assert window.add(55.0, (1, 0, 0, 0, 0)) is True  # bucket 5 is inside
-    assert window.totals[0] == 2
+    w = window()
+    w.add(100.0, (1, 0))
+    assert w.add(30.0, (1, 0)) is False
+    assert w.add(45.0, (1, 0)) is False  # bucket 4: window is (4, 10]
+    assert w.add(55.0, (1, 0)) is True  # bucket 5 is inside
+    assert w.totals()[0] == 2
+
+
+keys_strategy = st.lists(
+    st.one_of(st.integers(0, 4), st.integers(BIN_KEY_STRIDE, BIN_KEY_STRIDE + 3)), max_size=4
+).map(tuple)
 
 
 @given(
     st.lists(
-        st.tuples(st.floats(0, 600, allow_nan=False), st.integers(1, 5)), min_size=1, max_size=60
+        st.tuples(st.floats(0, 600, allow_nan=False), st.integers(1, 5), keys_strategy),
+        min_size=1,
+        max_size=60,
     )
 )
-def test_running_total_equals_a_recount(events: list[tuple[float, int]]) -> None:
-    window = BucketedWindow(SPEC)
-    for ts, value in events:
-        window.add(ts, (value, 0, 0, 0, 0))
-    assert window.totals == brute_force(events, SPEC)
-    assert sum(b[0] for b in window.buckets.values()) == window.totals[0]
+def test_running_totals_equal_a_recount(events: list[tuple[float, int, tuple[int, ...]]]) -> None:
+    w = window()
+    for ts, value, keys in events:
+        w.add(ts, (value, 1), keys)
+    assert w.totals() == brute_force(events)
+    assert sum(b.sums[0] for b in w.buckets.values()) == w.totals()[0]

@@ -1,0 +1,155 @@
+"""A light local classifier of what capability a request exercises (no model download).
+
+Classes: agentic tool use, code, math, reasoning-trace, creative writing, other. Extraction
+campaigns target the valuable capabilities (agentic coding, tool use, math and reasoning), so
+an account whose traffic sits almost entirely in one of them is *targeting*; ordinary users
+spread over many kinds of request, most of them "other". Keywords and structure only: cheap,
+explainable, and good enough for a share over tens of requests (a single miss does not matter).
+Words are matched as a set against the prompt's lower-cased words (one tokenising pass);
+scripts without spaces are matched as substrings.
+"""
+
+from __future__ import annotations
+
+import re
+
+OTHER, AGENTIC, CODE, MATH, REASONING, CREATIVE = range(6)
+CLASS_NAMES = ("other", "agentic", "code", "math", "reasoning", "creative")
+TARGETED = (AGENTIC, CODE, MATH, REASONING)  # what distillation campaigns go after
+
+_WORD = re.compile(r"\w+")
+CLASSIFY_CHARS = 1500  # the opening of a prompt says what kind of request it is
+_CODE_WORDS = frozenset(
+    [
+        "def",
+        "class",
+        "function",
+        "functions",
+        "import",
+        "return",
+        "python",
+        "javascript",
+        "typescript",
+        "java",
+        "golang",
+        "rust",
+        "sql",
+        "regex",
+        "api",
+        "bug",
+        "compile",
+        "compiler",
+        "refactor",
+        "unittest",
+        "script",
+        "code",
+        "implementation",
+        "implement",
+        "algorithm",
+        "programming",
+        "debug",
+        "repository",
+        "json",
+        "html",
+        "css",
+        "struct",
+        "const",
+        "async",
+        "await",
+        "lambda",
+        "variable",
+        "array",
+        "null",
+        "boolean",
+        "int",
+        "string",
+    ]
+)
+_CODE_MARKS = ("```", "console.log", "#include", "=>", "();", "){", "):\n", "</")
+_MATH_WORDS = frozenset(
+    [
+        "solve",
+        "equation",
+        "equations",
+        "integral",
+        "derivative",
+        "prove",
+        "proof",
+        "theorem",
+        "probability",
+        "calculate",
+        "compute",
+        "polynomial",
+        "matrix",
+        "geometry",
+        "algebra",
+        "arithmetic",
+        "lemma",
+        "inequality",
+    ]
+)
+_MATH_MARKS = (
+    "∫",
+    "∑",
+    "√",
+    "π",
+    "≤",
+    "≥",
+    "方程",
+    "证明",
+    "積分",
+    "証明",
+    "уравнени",
+    "ecuaci",
+    "gleichung",
+)
+_MATH_EXPR = re.compile(r"\d\s*[+\-*/^=<>]\s*\d")
+_CREATIVE_WORDS = frozenset(
+    [
+        "poem",
+        "poetry",
+        "story",
+        "stories",
+        "lyrics",
+        "haiku",
+        "sonnet",
+        "novel",
+        "screenplay",
+        "fiction",
+        "limerick",
+        "song",
+    ]
+)
+_CREATIVE_MARKS = (
+    "诗",
+    "故事",
+    "物語",
+    "詩",
+    "стих",
+    "рассказ",
+    "poema",
+    "cuento",
+    "gedicht",
+    "poème",
+)
+
+
+def classify(
+    text: str, tools_declared: bool, reasoning_strong: bool, lowered: str | None = None
+) -> int:
+    """The capability class of one request (text already cut to its searchable part)."""
+    if tools_declared:
+        return AGENTIC
+    low = text.lower() if lowered is None else lowered
+    words = set(_WORD.findall(low, 0, CLASSIFY_CHARS))
+    code_marks = sum(1 for mark in _CODE_MARKS if mark in low)
+    if "```" in low or len(words & _CODE_WORDS) + code_marks >= 2:
+        return CODE
+    math_hits = len(words & _MATH_WORDS) + sum(1 for m in _MATH_MARKS if m in low)
+    if math_hits >= 2 or (math_hits and _MATH_EXPR.search(low) is not None):
+        return MATH
+    if reasoning_strong:
+        return REASONING
+    if words & _CREATIVE_WORDS or any(m in low for m in _CREATIVE_MARKS):
+        return CREATIVE
+    return OTHER

@@ -1,0 +1,60 @@
+"""The named per-event quantities a detector may declare as measures.
+
+`SUMS[name](features)` is what one event adds to the counter `name`; `BINS[name](features)` is
+the hashes of the bins it adds 1 to in histogram `name` (the store reduces them modulo the
+histogram's size). A detector declaring a name missing here is refused when rules are bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from detectors.features import EventFeatures
+from detectors.features.capability import CLASS_NAMES
+
+
+def _product(a: int, b: int) -> int:
+    return a * b
+
+
+SUMS: dict[str, Callable[[EventFeatures], int]] = {
+    "requests": lambda f: 1,
+    "input_tokens": lambda f: f.input_tokens,
+    "output_tokens": lambda f: f.output_tokens,
+    # Second moments of (input, output) tokens over single-turn answered requests: the
+    # correlation tells transforms of a supplied payload (translation) from generation.
+    "io_requests": lambda f: int(f.single_turn and f.answered),
+    "io_in": lambda f: f.input_tokens if f.single_turn and f.answered else 0,
+    "io_out": lambda f: f.output_tokens if f.single_turn and f.answered else 0,
+    "io_in_sq": lambda f: f.input_tokens**2 if f.single_turn and f.answered else 0,
+    "io_out_sq": lambda f: f.output_tokens**2 if f.single_turn and f.answered else 0,
+    "io_in_out": lambda f: (
+        _product(f.input_tokens, f.output_tokens) if f.single_turn and f.answered else 0
+    ),
+    "single_turn": lambda f: int(f.single_turn),
+    "answered": lambda f: int(f.answered),
+    "completed": lambda f: int(f.completed),
+    "truncated": lambda f: int(f.truncated),
+    "throttled": lambda f: int(f.throttled),
+    "tools_single_turn": lambda f: int(f.tools_single_turn),
+    "tool_results": lambda f: int(f.tool_results),
+    "multi_n": lambda f: int(f.multi_n),
+    "reasoning": lambda f: int(f.reasoning),
+    "reasoning_nudge": lambda f: int(f.reasoning_nudge),
+    "rubric": lambda f: int(f.rubric),
+    "instruction_gen": lambda f: int(f.instruction_gen),
+    "logprob_tiny": lambda f: int(f.logprob_tiny),
+    "logit_bias_requests": lambda f: int(f.logit_bias_size > 0),
+    "logit_bias_entries": lambda f: f.logit_bias_size,
+}
+for _index, _name in enumerate(CLASS_NAMES):
+    SUMS[f"capability_{_name}"] = lambda f, i=_index: int(f.capability == i)  # type: ignore[misc]
+
+BINS: dict[str, Callable[[EventFeatures], tuple[int, ...]]] = {
+    "template_prefix": lambda f: (f.template_prefix,),
+    "template_suffix": lambda f: (f.template_suffix,),
+    "payload": lambda f: (f.payload,),
+    "sampling": lambda f: (f.sampling,),
+    "hour_of_day": lambda f: (f.hour,),
+    "logit_ids": lambda f: f.logit_ids,
+}

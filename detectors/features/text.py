@@ -1,0 +1,256 @@
+"""Text features of one prompt: template skeleton fingerprints and elicitation markers.
+
+Everything here reads prompt text in memory and returns numbers: nothing of the text is kept.
+
+Template skeleton. Extraction pipelines wrap a variable payload in a fixed frame: a fixed first
+line ("Come up with a series of tasks:", "Below is an instruction and 4 candidate responses...")
+and/or a fixed last line (a reasoning demand appended after the problem, "Task 9:"). After
+masking what varies inside a frame (numbers, quoted spans, code blocks, URLs), the first words
+of the first line and the last words of the last line are fingerprinted separately; a template
+shows up as one fingerprint shared by most of an account's requests, however its payloads
+vary. Natural prompts rarely share their opening or closing eight words.
+
+Markers. Reasoning-trace elicitation asks for the *whole* reasoning ("write out your complete
+reasoning", "the reasoning behind this answer", thinking tags), in many languages; a mere
+"think step by step" is common prompting advice and is only a weak marker. Rubric prompts ask
+to rate or rank several candidate responses on a scale or with a rationale. Patterns are
+written from how these requests are phrased in general, never from one tool's template.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+SKELETON_WORDS = 8
+HEAD_CHARS = 3000  # markers are searched in the head and tail of long prompts only
+TAIL_CHARS = 1000
+
+_CODE = re.compile(r"```.*?(?:```|\Z)", re.S)
+_QUOTED = re.compile(r'"[^"\n]{1,400}"|“[^”\n]{1,400}”|«[^»\n]{1,400}»|「[^」\n]{1,400}」')
+_URL = re.compile(r"https?://\S+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"\w+")
+
+
+def stable_hash(text: str) -> int:
+    """A process-independent 32-bit hash (Python's str hash is salted per process)."""
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+def _mask(line: str) -> list[str]:
+    line = _URL.sub(" url ", line)
+    line = _QUOTED.sub(" q ", line)
+    line = _NUMBER.sub("0", line)
+    return _WORD.findall(line.lower())
+
+
+def skeleton_fingerprints(text: str) -> tuple[int, int]:
+    """(prefix, suffix) fingerprints of a prompt's frame: its first line's first words and its
+    last line's last words, with numbers, quotes, code and URLs masked."""
+    if "```" in text:
+        text = _CODE.sub("\ncode\n", text)
+    stripped = text.strip()
+    first_end = stripped.find("\n")
+    first = stripped if first_end < 0 else stripped[:first_end]
+    last = stripped[stripped.rfind("\n") + 1 :]
+    # Eight words fit in 200 characters but for pathological lines; masking less is cheaper.
+    head = _mask(first[:200])[:SKELETON_WORDS]
+    tail = _mask(last[-200:])[-SKELETON_WORDS:]
+    return stable_hash("p|" + " ".join(head)), stable_hash("s|" + " ".join(tail))
+
+
+def searchable(text: str) -> str:
+    """The part of a prompt markers are searched in: the head and tail of a long one."""
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    """One pattern for lower-cased text (re.I on Unicode text is several times slower)."""
+    return re.compile("|".join(f"(?:{p.lower()})" for p in patterns))
+
+
+# Requests for the complete reasoning trace (not merely "step by step"). Matched on lower-cased
+# text in two steps, because one big case-insensitive alternation costs ~0.5 ms per prompt:
+# fixed phrases by substring, then each reasoning noun with an intensifier next to it
+# ("your complete reasoning", "razonamiento completo") or "the reasoning behind the answer".
+STRONG_PHRASES = (
+    "chain of thought", "chain-of-thought", "<think>", "<thinking>", "<reasoning>",
+    "thinking tags", "thinking process", "thought process in full",
+    "完整的推理", "完整推理", "全部推理", "推理过程", "思考过程", "思维链", "推理步骤", "推導過程",
+    "推理過程", "推論の過程", "思考の過程", "思考過程", "推論過程", "推論をすべて", "すべての推論",
+    "추론 과정", "추론과정", "사고 과정", "전체 추론", "모든 추론", "추론을 모두",
+    "ход рассуждений", "ход своих рассуждений", "цепочку рассуждений", "цепочка рассуждений",
+    "proceso de razonamiento", "cadena de pensamiento", "processo de raciocínio",
+    "cadeia de pensamento", "denkprozess", "gedankengang", "processus de raisonnement",
+    "chaîne de pensée", "خطوات التفكير", "سلسلة التفكير", "التفكير الكامل", "الاستدلال الكامل",
+    "كل خطوات الاستدلال",
+)  # fmt: skip
+# Nouns that name the reasoning itself (general words such as "thinking" or Korean 생각 only
+# in phrases above, since they are common in ordinary requests).
+_NOUN = re.compile(
+    r"reasoning|thought process|derivation|rationale|рассуждени|ход мысл|razonamiento|"
+    r"proceso de pensamiento|racioc[ií]nio|processo de pensamento|raisonnement|"
+    r"überlegung|gedankengang|herleitung|begründung|denkprozess|推理|思考|思路|推論|考えの過程|"
+    r"考え方|추론|사고 과정|생각의 과정|تفكير|استدلال"
+)
+# ... next to a word asking for all of it, within the same sentence.
+_INTENSIFIER = re.compile(
+    r"\b(?:complete|full|entire|whole|every|each|all|in full|in detail|detailed|exhaustive|"
+    r"todo|toda|todos|cada|completo|completa|entero|detallad\w*|detalhad\w*|tout|toute|tous|"
+    r"chaque|complet|complète|entier|détaill\w*|jede[nrms]?|vollständig\w*|gesamt\w*|ganz\w*|"
+    r"ausführlich\w*|lückenlos\w*|все|весь|всю|каждый|полн\w*|подробн\w*)\b|"
+    r"完整|全部|每一步|每个|所有|详细|すべて|全て|各ステップ|詳しく|모든|모두|전체|빠짐없이|자세히|"
+    r"كل|كامل|بالتفصيل"
+)
+_SENTENCE_END = re.compile(r"[.!?。！？\n]")
+_BEHIND_ANSWER = re.compile(
+    r"^\s+(?:that\s+)?(?:behind|leading\s+to|leads\s+to|that\s+led\s+to|for)\s+(?:the|this|a|"
+    r"your|that)\s+(?:\w+\s+)?(?:answer|solution|result)"
+)
+_CONTEXT_CHARS = 48
+_ASCII_ANCHORS = ("reason", "thought", "think", "deriv", "rationale", "chain")
+
+
+def _sentence_around(low: str, start: int, end: int) -> str:
+    """Up to _CONTEXT_CHARS either side of a match, cut at sentence boundaries."""
+    before = low[max(0, start - _CONTEXT_CHARS) : start]
+    cut = None
+    for cut in _SENTENCE_END.finditer(before):
+        pass
+    if cut is not None:
+        before = before[cut.end() :]
+    after = low[end : end + _CONTEXT_CHARS]
+    stop = _SENTENCE_END.search(after)
+    return before + " " + (after[: stop.start()] if stop else after)
+
+
+def _strong_reasoning(low: str) -> bool:
+    if low.isascii():  # the common case: only English phrasing can match, and rarely does
+        if not any(anchor in low for anchor in _ASCII_ANCHORS):
+            return False
+        if any(phrase in low for phrase in STRONG_PHRASES[:8]):
+            return True
+    elif any(phrase in low for phrase in STRONG_PHRASES):
+        return True
+    for match in _NOUN.finditer(low):
+        start, end = match.span()
+        if _INTENSIFIER.search(_sentence_around(low, start, end)):
+            return True
+        if _BEHIND_ANSWER.search(low, end, end + _CONTEXT_CHARS):
+            return True
+    return False
+
+
+# Generic nudges: common prompting advice, a weak marker only.
+REASONING_WEAK = _any(
+    r"\bstep[- ]by[- ]step\b|\bshow (?:your|all) work\b|\bexplain your reasoning\b",
+    r"一步一步|逐步|段階的に|ステップバイステップ|단계별로|차근차근",
+    r"шаг за шагом|paso a paso|passo a passo|Schritt für Schritt|étape par étape|خطوة\s+بخطوة",
+)
+
+_RATE = _any(
+    r"\b(?:rate|rating|ratings|score|scores|scoring|grade|grading|rank|ranking|evaluate|judge|"
+    r"assess)\b",
+    r"评分|打分|评价|排名|评估|評価|採点|順位|평가|점수|순위|оцен\w*|ранжир\w*|"
+    r"califica\w*|evalúa\w*|puntúa\w*|avali\w*|classifiqu\w*|bewert\w*|évalu\w*|"
+    r"قيّ?م|تقييم",
+)
+_CANDIDATES = _any(
+    r"\b(?:responses|answers|completions|outputs|candidates|generations|replies)\b",
+    r"\b(?:response|answer|output|completion|assistant|candidate|model)\s*[\[(]?(?:[1-9]|[a-d])\b",
+    r"回答|候补|候选|回复|応答|응답|ответ\w*|respuestas|respostas|Antworten|réponses|إجابات",
+)
+_SCALE = _any(
+    r"\b(?:[0-9]|10)\s*(?:to|-|–|through)\s*(?:5|7|10|100)\b|\bscale\b|\bout of (?:5|10|100)\b",
+    r"\brationale\b|\bjustif\w*\b|\bexplain (?:each|your) (?:rating|score|grade)\b",
+    r"\breason(?:s|ing)? for (?:each|your|the) (?:rating|score|grade|ranking)\b",
+    r"分制|理由|尺度|점\s*척도|이유|шкал\w*|обоснова\w*|escala|justific\w*|Skala|Begründung|"
+    r"échelle|مقياس|مبرر",
+)
+
+
+# Substrings one of which every strong-marker match contains (lower-cased): a cheap
+# prefilter, so the full patterns run only on the few prompts that could match.
+_WEAK_ANCHORS = (
+    "step", "show", "explain", "一步", "逐步", "段階", "ステップ", "단계", "차근",
+    "шаг", "paso", "passo", "schritt", "étape", "خطوة",
+)  # fmt: skip
+_RUBRIC_ANCHORS = (
+    "rat", "scor", "grad", "rank", "evaluat", "judg", "assess", "评", "打分", "排名", "評価",
+    "採点", "順位", "평가", "점수", "순위", "оцен", "ранжир", "califica", "evalú", "puntú",
+    "avali", "classifiqu", "bewert", "évalu", "قي", "تقييم",
+)  # fmt: skip
+
+
+_CANDIDATE_ANCHORS = ("respons", "answer", "output", "candidate", "completion", "assistant")
+
+
+def _has_any(lowered: str, anchors: tuple[str, ...]) -> bool:
+    return any(anchor in lowered for anchor in anchors)
+
+
+def _may_be_rubric(lowered: str) -> bool:
+    if lowered.isascii():  # English: a candidate word must be there, or nothing can match
+        return _has_any(lowered, _CANDIDATE_ANCHORS) and _has_any(lowered, _RUBRIC_ANCHORS[:7])
+    return _has_any(lowered, _RUBRIC_ANCHORS)
+
+
+def reasoning_markers(text: str, lowered: str | None = None) -> tuple[bool, bool]:
+    """(strong, weak): asks for the complete reasoning trace / merely for step-by-step.
+    `lowered` is `text.lower()` when the caller already has it."""
+    low = text.lower() if lowered is None else lowered
+    strong = _strong_reasoning(low)
+    weak = strong or (_has_any(low, _WEAK_ANCHORS) and REASONING_WEAK.search(low) is not None)
+    return strong, weak
+
+
+def is_rubric(text: str, lowered: str | None = None) -> bool:
+    """Asks to rate or rank candidate responses, on a scale or with a rationale."""
+    low = text.lower() if lowered is None else lowered
+    return (
+        _may_be_rubric(low)
+        and _RATE.search(low) is not None
+        and _CANDIDATES.search(low) is not None
+        and _SCALE.search(low) is not None
+    )
+
+
+# Instruction generation: the meta-requests of Self-Instruct/Alpaca-style bootstrapping
+# ("write 8 more tasks like these", "generate 20 diverse instructions") and of Evol-Instruct
+# ("rewrite this prompt into a harder version"): the model is asked to produce *new or harder
+# prompts*, the seed of a synthetic training set. Paraphrasing one request, or answering
+# one, is not this.
+_GEN_ANCHORS = (
+    "task", "instruction", "prompt", "question", "quer", "exercis", "指令", "任务", "问题", "提示",
+    "指示", "タスク", "質問", "프롬프트", "지시", "질문", "задач", "инструкц", "вопрос", "tarea",
+    "instrucci", "pregunta", "tarefa", "instruç", "pergunta", "aufgabe", "anweisung", "frage",
+    "tâche", "consigne", "مهام", "تعليمات", "أسئلة",
+)  # fmt: skip
+_GENERATE_NEW = re.compile(
+    r"\b(?:write|generate|create|come up with|produce|brainstorm|propose|list|give me|make up)\b"
+    r"[^.!?\n]{0,40}?\b(?:\d+|more|new|diverse|different|additional|several|varied|novel)\b"
+    r"(?:\s+[\w-]+){0,3}?\s+(?:tasks?|instructions?|prompts?|questions?|quer(?:y|ies)|exercises?)\b"
+    r"|(?:生成|编写|写出|创建|提出)[^。！？\n]{0,20}(?:指令|任务|问题|提示)"
+    r"|(?:genera|crea|escribe|propón)\w*\s+[^.!?\n]{0,30}(?:tareas|instrucciones|preguntas)"
+    r"|(?:gere|crie|escreva)\w*\s+[^.!?\n]{0,30}(?:tarefas|instruções|perguntas)"
+    r"|(?:erstelle|generiere|schreibe)\w*\s+[^.!?\n]{0,30}(?:aufgaben|anweisungen|fragen)"
+    r"|(?:génère|crée|écris|propose)\w*\s+[^.!?\n]{0,30}(?:tâches|consignes|questions)"
+    r"|(?:придумай|сгенерируй|напиши|составь)\w*\s+[^.!?\n]{0,30}(?:задач|инструкц|вопрос)"
+)
+_MAKE_HARDER = re.compile(
+    r"\b(?:rewrite|rewriter|evolve|rephrase|turn|transform|make|complicate)\b[^.!?\n]{0,60}?"
+    r"\b(?:prompt|instruction|question|task|query)s?\b[^\n]{0,120}?\b(?:harder|more complex|more "
+    r"difficult|more challenging|more specific|deeper|rarer|more advanced)\b"
+    r"|\bprompt rewriter\b|\b(?:harder|more complex|more difficult) (?:prompt|instruction|version)\b"
+    r"|(?:改写|重写)[^。\n]{0,30}(?:更难|更复杂)|(?:より難しい|より複雑な)(?:プロンプト|指示|質問)"
+)
+
+
+def is_instruction_generation(lowered: str) -> bool:
+    """Asks for new or harder prompts/tasks/instructions (lower-cased text)."""
+    if not _has_any(lowered, _GEN_ANCHORS):
+        return False
+    return _GENERATE_NEW.search(lowered) is not None or _MAKE_HARDER.search(lowered) is not None
