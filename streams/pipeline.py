@@ -23,7 +23,7 @@ from detectors.features import event_key, extract, tier_of
 from detectors.features.quantities import BINS, SUMS
 from detectors.findings import SEVERITY_RANK, Finding
 from detectors.ruleset import BoundRule, BoundRuleSet
-from detectors.windows import APPLIED, DUPLICATE, LATE, WindowReading, WindowUpdate
+from detectors.windows import APPLIED, DUPLICATE, WindowReading, WindowUpdate
 from streams.metrics import Metrics
 from streams.store import COOLDOWN, AlertClaim, WindowStore, account_tag
 
@@ -45,8 +45,11 @@ class BatchOutcome:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     events: list[InferenceEvent] = field(default_factory=list)
     readings: list[WindowReading] = field(default_factory=list)
-    risks: list[float] = field(default_factory=list)  # per event, when the pipeline records risk
-    rule_risks: list[tuple[float, ...]] = field(default_factory=list)  # per event, per rule
+    # When the pipeline records risk: the events rules were judged on (one per account per
+    # batch), the highest alerting rule's risk at each, and every rule's risk at each.
+    risk_events: list[InferenceEvent] = field(default_factory=list)
+    risks: list[float] = field(default_factory=list)
+    rule_risks: list[tuple[float, ...]] = field(default_factory=list)
     rule_ids: tuple[str, ...] = ()  # the order of rule_risks
     applied: int = 0
     duplicates: int = 0
@@ -151,13 +154,23 @@ class DetectionPipeline:
         findings: dict[str, tuple[Finding, float]] = {}
         failed: set[int] = set()
         record = self.record_risk
-        for event, reading in zip(outcome.events, outcome.readings, strict=True):
+        # Rules judge each account once per batch, on its state after its last counted event:
+        # the same decision as judging every event unless a signal crossed its threshold and
+        # fell back within one batch, at a fraction of the cost for busy accounts.
+        last: dict[str, int] = {}
+        for index, (event, reading) in enumerate(
+            zip(outcome.events, outcome.readings, strict=True)
+        ):
             if reading.status == APPLIED:
                 outcome.applied += 1
             elif reading.status == DUPLICATE:
                 outcome.duplicates += 1
-            elif reading.status == LATE:
+            else:
                 outcome.late += 1
+                continue
+            last[event.account_id] = index
+        for position in sorted(last.values()):
+            event, reading = outcome.events[position], outcome.readings[position]
             view = AccountView(event.account_id, tier_of(event), reading.totals, layout)
             risks = [0.0] * len(rules)
             for index, bound_rule in enumerate(rules):
@@ -165,7 +178,7 @@ class DetectionPipeline:
                     continue
                 try:
                     risk = risks[index] = bound_rule.detector.risk(view)
-                    if risk < 1.0 or reading.status == LATE:
+                    if risk < 1.0:
                         continue
                     finding = self._finding(bound_rule, view, event, risk, config)
                 except Exception:
@@ -180,6 +193,7 @@ class DetectionPipeline:
                 ):
                     findings[finding.dedup_key] = (finding, round(event.timestamp, 6))
             if record:
+                outcome.risk_events.append(event)
                 outcome.rule_risks.append(tuple(risks))
                 outcome.risks.append(
                     max((r for r, a in zip(risks, alerting, strict=True) if a), default=0.0)

@@ -76,8 +76,8 @@ class ReplaySummary:
             totals = self.account_totals.get(account, [fired_at, 0, 0])
             self.first_alert[account] = (int(totals[1]), int(totals[2]), fired_at)
         if self.risk_trace is not None and outcome.risks:
-            self.risk_trace.add(outcome.events, outcome.risks)
-            self.risk_trace.add_rules(outcome.events, outcome.rule_ids, outcome.rule_risks)
+            self.risk_trace.add(outcome.risk_events, outcome.risks)
+            self.risk_trace.add_rules(outcome.risk_events, outcome.rule_ids, outcome.rule_risks)
         if outcome.events:
             low = min(e.timestamp for e in outcome.events)
             high = max(e.timestamp for e in outcome.events)

@@ -117,11 +117,9 @@ _ASCII_ANCHORS = ("reason", "thought", "think", "deriv", "rationale", "chain")
 def _sentence_around(low: str, start: int, end: int) -> str:
     """Up to _CONTEXT_CHARS either side of a match, cut at sentence boundaries."""
     before = low[max(0, start - _CONTEXT_CHARS) : start]
-    cut = None
-    for cut in _SENTENCE_END.finditer(before):
-        pass
-    if cut is not None:
-        before = before[cut.end() :]
+    ends = [m.end() for m in _SENTENCE_END.finditer(before)]
+    if ends:
+        before = before[ends[-1] :]
     after = low[end : end + _CONTEXT_CHARS]
     stop = _SENTENCE_END.search(after)
     return before + " " + (after[: stop.start()] if stop else after)
@@ -242,9 +240,10 @@ _GENERATE_NEW = re.compile(
 )
 _MAKE_HARDER = re.compile(
     r"\b(?:rewrite|rewriter|evolve|rephrase|turn|transform|make|complicate)\b[^.!?\n]{0,60}?"
-    r"\b(?:prompt|instruction|question|task|query)s?\b[^\n]{0,120}?\b(?:harder|more complex|more "
-    r"difficult|more challenging|more specific|deeper|rarer|more advanced)\b"
-    r"|\bprompt rewriter\b|\b(?:harder|more complex|more difficult) (?:prompt|instruction|version)\b"
+    r"\b(?:prompt|instruction|question|task|query)s?\b[^\n]{0,120}?\b(?:harder|more complex|"
+    r"more difficult|more challenging|more specific|deeper|rarer|more advanced)\b"
+    r"|\bprompt rewriter\b"
+    r"|\b(?:harder|more complex|more difficult) (?:prompt|instruction|version)\b"
     r"|(?:改写|重写)[^。\n]{0,30}(?:更难|更复杂)|(?:より難しい|より複雑な)(?:プロンプト|指示|質問)"
 )
 

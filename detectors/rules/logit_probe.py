@@ -8,7 +8,8 @@ Look-alikes: evaluation harnesses use logprobs with one-token outputs, and some 
 answer to a few tokens (A/B/C/D) with a small bias map; they never sweep the vocabulary, so
 their distinct biased ids stay in the single or double digits.
 State: a 1,024-bin histogram of a hash-sampled eighth of the biased token ids (distinct
-estimate by linear counting, scaled back: good to tens of thousands), sums of bias requests, bias entries and tiny-output logprob requests.
+estimate by linear counting, scaled back: good to tens of thousands); sums of bias requests,
+bias entries and tiny-output logprob requests.
 Params: windows, min_requests (requests carrying a bias map), min_distinct_ids.
 Evidence: distinct biased ids, bias requests, mean map size, logprob share.
 """
