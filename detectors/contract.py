@@ -192,4 +192,6 @@ def ceiling_progress(value: float, ceiling: float) -> float:
     """Threshold units for a "must be at most `ceiling`" condition on a share in [0, 1]:
     1.0 at the ceiling, above 1 below it."""
     room = 1.0 - ceiling
-    return (1.0 - value) / room if room > 0 else (math.inf if value <= ceiling else 0.0)
+    if room <= 0:
+        return math.inf if value <= ceiling else 0.0
+    return max(0.0, (1.0 - value) / room)

@@ -19,8 +19,8 @@ def make_event(
     *,
     single_turn: bool = True,
     max_tokens: int = 4096,
-    output_tokens: int = 4096,
-    finish: str = "length",
+    output_tokens: int = 900,
+    finish: str = "stop",
     tier: str | None = "build",
     event_id: str | None = None,
     text: str = "Explain the proof in full detail.",
@@ -49,7 +49,25 @@ def encode(events: list[dict[str, Any]]) -> list[bytes]:
     return [orjson.dumps(e) for e in events]
 
 
+# Varied payloads for templated prompts: every harvest request asks about something else.
+_TOPICS = (
+    "tidal locking", "the Krebs cycle", "B-tree page splits", "Byzantine consensus",
+    "the Monty Hall problem", "Fourier series", "TCP congestion control", "photosynthesis",
+    "the halting problem", "RSA key generation", "plate tectonics", "garbage collection",
+    "Bayes' theorem", "the French Revolution", "CRISPR", "the Riemann zeta function",
+)  # fmt: skip
+HARVEST_FRAME = "Write out your complete reasoning, every step in full, then the final answer."
+
+
+def harvest_text(i: int) -> str:
+    """A reasoning-harvest prompt: a varied question, then the campaign's fixed demand."""
+    a, b = _TOPICS[i % len(_TOPICS)], _TOPICS[(i * 7 + 3) % len(_TOPICS)]
+    return f"How does {a} relate to {b}, case {i}?\n\n{HARVEST_FRAME}"
+
+
 def harvest_events(
-    account: str, n: int, start: float = 1_771_840_800.0, spacing: float = 5.0
+    account: str, n: int, start: float = 1_771_840_800.0, spacing: float = 60.0
 ) -> list[dict[str, Any]]:
-    return [make_event(account, start + i * spacing) for i in range(n)]
+    """A dedicated reasoning harvest: single-turn, templated, complete answers much longer than
+    the prompts, paced over hours (the default spacing reaches a third hour at event 121)."""
+    return [make_event(account, start + i * spacing, text=harvest_text(i)) for i in range(n)]

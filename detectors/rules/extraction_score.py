@@ -71,6 +71,7 @@ class ExtractionScore(WindowedDetector):
             raise ValueError(f"members name rules that are not bound: {', '.join(missing)}")
         self._members = tuple((m, peers[m.rule]) for m in self.params.members)
         groups = {m.group for m in self.params.members}
+        self._groups = tuple(sorted(groups))
         for group in (*self.params.required_groups, *self.params.content_groups):
             if group not in groups:
                 raise ValueError(f"group {group!r} has no member")
@@ -80,11 +81,11 @@ class ExtractionScore(WindowedDetector):
         self._rate_hours = layout.windows[self._rate_window][1] / 3600
 
     def _strengths(self, view: AccountView, window: int) -> tuple[dict[str, float], float]:
-        strengths: dict[str, float] = {}
+        strengths = dict.fromkeys(self._groups, 0.0)
         weighted: dict[str, float] = {}
         for member, detector in self._members:
             r = detector.cached_window_risk(view, window)  # type: ignore[attr-defined]
-            if r > strengths.get(member.group, -1.0):
+            if r > strengths[member.group]:
                 strengths[member.group] = r
             w = member.weight * min(r, 1.0)
             if w > weighted.get(member.group, 0.0):
@@ -128,8 +129,10 @@ class ExtractionScore(WindowedDetector):
                 entry.update(describe(view, window))
             signals[member.rule] = entry
         t = view.totals[window]
+        rate = view.totals[self._rate_window][self._req] / self._rate_hours
         return {
             "requests": t[self._req],
+            "rate_requests_per_hour": rounded(rate, 3),
             "score": rounded(score, 3),
             "groups_at_threshold": sorted(g for g, r in strengths.items() if r >= 1.0),
             "active_hours": t[self._active],

@@ -63,7 +63,8 @@ def length_correlation(t: tuple[int, ...] | Any, i: dict[str, int]) -> float:
     vy = n * t[i["io_out_sq"]] - sy * sy
     if vx <= 0 or vy <= 0:
         return 0.0
-    return float((n * t[i["io_in_out"]] - sx * sy) / math.sqrt(vx * vy))
+    corr = (n * t[i["io_in_out"]] - sx * sy) / math.sqrt(vx * vy)
+    return max(-1.0, min(1.0, float(corr)))  # rounding of huge sums must not leave [-1, 1]
 
 
 class TemplateConcentration(WindowedDetector):

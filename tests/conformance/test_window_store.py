@@ -54,7 +54,12 @@ async def make_store(
 
 
 def update(
-    account: str, key: str, ts: float, requests: int = 1, tokens: int = 10, bins: tuple[int, ...] = ()
+    account: str,
+    key: str,
+    ts: float,
+    requests: int = 1,
+    tokens: int = 10,
+    bins: tuple[int, ...] = (),
 ) -> WindowUpdate:
     return WindowUpdate(account, key, ts, (requests, tokens, tokens * 2, 1), bins)
 

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from detectors.config import DetectionConfig
+from detectors.ruleset import Rule
 from streams.config_loader import load_config
 from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
@@ -52,7 +53,10 @@ async def test_simulated_traffic_alerts_harvesters_and_no_benign_account(
 
 async def test_alerts_carry_no_prompt_text(config: DetectionConfig) -> None:
     secret = "TOP-SECRET-PROMPT-MARKER"
-    events = [make_event("acct_s", 1_771_840_800 + i * 5, text=f"{secret} {i}") for i in range(250)]
+    events = harvest_events("acct_s", 250)
+    for i, event in enumerate(events):
+        event["request"]["messages"][0]["content"] += f" {secret} {i}"
+        event["request"]["system"] = f"{secret} system"
     alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), encode(events))
     assert alerts
     assert secret.encode() not in orjson.dumps(alerts)
@@ -61,11 +65,24 @@ async def test_alerts_carry_no_prompt_text(config: DetectionConfig) -> None:
 async def test_first_alert_fires_on_the_event_that_crosses_the_threshold(
     config: DetectionConfig,
 ) -> None:
+    """Every signal of the combined rule is met from the 20th request on except the sustained
+    activity (3 active hours), which the 121st event (12:00) brings: one event at a time, the
+    alert fires exactly there, with each contributing signal in its evidence."""
     events = harvest_events("acct_h", 300)
-    alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), encode(events))
-    assert len(alerts) == 1  # cooldown holds the rest
-    assert alerts[0]["fired_at"] == "2026-02-23T10:16:35.000Z"  # event 200 (index 199)
-    assert alerts[0]["evidence"]["harvest"]["requests"] == 200  # type: ignore[index]
+    alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), encode(events), 1)
+    assert [a["rule_id"] for a in alerts] == ["extraction_combined"]  # cooldown holds the rest
+    assert alerts[0]["fired_at"] == "2026-02-23T12:00:00.000Z"
+    evidence = alerts[0]["evidence"]["extraction_score"]  # type: ignore[index]
+    assert evidence["requests"] == 121 and evidence["active_hours"] == 3
+    carried = {rule for rule, s in evidence["signals"].items() if s["contributes"]}
+    assert {"volume_harvest", "template_concentration", "reasoning_elicitation"} <= carried
+
+
+async def test_a_batch_judges_each_account_on_its_last_event(config: DetectionConfig) -> None:
+    events = harvest_events("acct_h", 300)
+    alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), encode(events), 100)
+    # the batch holding events 100-199 is judged at event 199
+    assert [a["fired_at"] for a in alerts] == ["2026-02-23T13:19:00.000Z"]
 
 
 async def test_replaying_the_same_events_changes_nothing(config: DetectionConfig) -> None:
@@ -74,7 +91,9 @@ async def test_replaying_the_same_events_changes_nothing(config: DetectionConfig
     pipeline = DetectionPipeline(config, store)
     first = await run_all(pipeline, payloads)
     outcome = await pipeline.process(payloads)
-    assert outcome.applied == 0 and outcome.duplicates == len(payloads)
+    # within the dedupe horizon: duplicates; older than it behind the newest event: late
+    assert outcome.applied == 0 and outcome.duplicates + outcome.late == len(payloads)
+    assert outcome.duplicates > 0 and outcome.late > 0
     assert outcome.alerts == []  # the claim was confirmed: in cooldown
     assert len(first) == 1
 
@@ -122,19 +141,63 @@ async def test_malformed_events_become_dead_letters_beside_good_ones(
     assert outcome.applied == 3
 
 
+def with_modes(config: DetectionConfig, **modes: str) -> DetectionConfig:
+    rules = [r.model_copy(update={"mode": modes.get(r.id, r.mode)}) for r in config.rules]
+    return DetectionConfig.model_validate({**config.model_dump(), "rules": rules})
+
+
 async def test_shadow_mode_counts_but_does_not_alert(config: DetectionConfig) -> None:
-    shadow = config.model_copy(
-        update={
-            "detectors": config.detectors.model_copy(
-                update={
-                    "volume_harvest": config.detectors.volume_harvest.model_copy(
-                        update={"shadow": True}
-                    )
-                }
-            )
-        }
-    )
+    shadow = with_modes(config, extraction_combined="shadow")
     outcome = await DetectionPipeline(shadow, MemoryWindowStore()).process(
         encode(harvest_events("acct_h", 210))
     )
-    assert outcome.alerts == [] and len(outcome.shadow_findings) == 1
+    assert outcome.alerts == []
+    assert "extraction_combined" in {f.rule_id for f in outcome.shadow_findings}
+
+
+async def test_a_rule_promoted_from_shadow_alerts_on_accounts_it_already_found(
+    config: DetectionConfig,
+) -> None:
+    """Shadow findings keep their own ledger: they never consume the live rule's cooldown."""
+    store = MemoryWindowStore()
+    events = encode(harvest_events("acct_h", 400))
+    shadow = DetectionPipeline(with_modes(config, extraction_combined="shadow"), store)
+    watching = await shadow.process(events[:200])
+    await shadow.confirm_sent(watching)
+    assert "extraction_combined" in {f.rule_id for f in watching.shadow_findings}
+    live = DetectionPipeline(config, store)
+    promoted = await live.process(events[200:])
+    assert [a["rule_id"] for a in promoted.alerts] == ["extraction_combined"]
+
+
+async def test_an_exception_suppresses_a_rule_until_it_expires(config: DetectionConfig) -> None:
+    exception = {"accounts": ["acct_partner"], "expires": "2026-02-23", "reason": "red team"}
+    rules = [
+        Rule.model_validate({**r.model_dump(), "exceptions": [exception]})
+        if r.id == "extraction_combined"
+        else r
+        for r in config.rules
+    ]
+    excepted = DetectionConfig.model_validate({**config.model_dump(), "rules": rules})
+    before = harvest_events("acct_partner", 200, start=1_771_840_800.0 - 2 * 86400)
+    during = await DetectionPipeline(excepted, MemoryWindowStore()).process(encode(before))
+    assert during.alerts == [] and during.excepted >= 1
+    after = harvest_events("acct_partner", 200)  # 2026-02-23: the exception has expired
+    later = await DetectionPipeline(excepted, MemoryWindowStore()).process(encode(after))
+    assert [a["rule_id"] for a in later.alerts] == ["extraction_combined"]
+
+
+async def test_a_detector_that_raises_is_skipped_and_counted(
+    config: DetectionConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = next(b for b in config.bound.rules if b.rule.id == "logit_probe").detector
+
+    def explode(view: object) -> float:
+        raise ZeroDivisionError("a detector bug")
+
+    monkeypatch.setattr(broken, "risk", explode)
+    outcome = await DetectionPipeline(config, MemoryWindowStore()).process(
+        encode(harvest_events("acct_h", 200))
+    )
+    assert outcome.detector_errors == ["logit_probe"]  # once per batch, not per event
+    assert [a["rule_id"] for a in outcome.alerts] == ["extraction_combined"]
