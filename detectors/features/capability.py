@@ -86,6 +86,18 @@ _MATH_WORDS = frozenset(
         "arithmetic",
         "lemma",
         "inequality",
+        "prime",
+        "primes",
+        "irrational",
+        "rational",
+        "integer",
+        "integers",
+        "infinitely",
+        "divisible",
+        "modulo",
+        "factorial",
+        "logarithm",
+        "sqrt",
     ]
 )
 _MATH_MARKS = (
@@ -146,7 +158,9 @@ def classify(
     if "```" in low or len(words & _CODE_WORDS) + code_marks >= 2:
         return CODE
     math_hits = len(words & _MATH_WORDS) + sum(1 for m in _MATH_MARKS if m in low)
-    if math_hits >= 2 or (math_hits and _MATH_EXPR.search(low) is not None):
+    if math_hits < 2:
+        math_hits += min(2, len(_MATH_EXPR.findall(low, 0, CLASSIFY_CHARS)))
+    if math_hits >= 2:
         return MATH
     if reasoning_strong:
         return REASONING

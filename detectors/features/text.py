@@ -88,45 +88,53 @@ STRONG_PHRASES = (
     "chaîne de pensée", "خطوات التفكير", "سلسلة التفكير", "التفكير الكامل", "الاستدلال الكامل",
     "كل خطوات الاستدلال",
 )  # fmt: skip
-# Nouns that name the reasoning itself (general words such as "thinking" or Korean 생각 only
-# in phrases above, since they are common in ordinary requests).
+# Nouns that name the reasoning itself (general words such as "thinking", Chinese 思考 or
+# Korean 생각 only in phrases above, since they are common in ordinary requests). Accents are
+# optional: prompts are often typed without them.
 _NOUN = re.compile(
     r"reasoning|thought process|derivation|rationale|рассуждени|ход мысл|razonamiento|"
-    r"proceso de pensamiento|racioc[ií]nio|processo de pensamento|raisonnement|"
-    r"überlegung|gedankengang|herleitung|begründung|denkprozess|推理|思考|思路|推論|考えの過程|"
-    r"考え方|추론|사고 과정|생각의 과정|تفكير|استدلال"
+    r"proceso de pensamiento|racioc[ií]nio|processo de pensamento|raisonnement|r[ée]flexion|"
+    r"[üu]e?berlegung|gedankengang|herleitung|begr[üu]e?ndung|denkprozess|l[öo]e?sungsweg|"
+    r"推理|思路|推論|考えの過程|考え方|思考のプロセス|思考プロセス|추론|사고 과정|생각의 과정|생각한 과정|풀이 과정|تفكير|استدلال"
 )
-# ... next to a word asking for all of it, within the same sentence.
+# ... next to a word asking for all of it: a few words before the noun or right after it.
 _INTENSIFIER = re.compile(
     r"\b(?:complete|full|entire|whole|every|each|all|in full|in detail|detailed|exhaustive|"
-    r"todo|toda|todos|cada|completo|completa|entero|detallad\w*|detalhad\w*|tout|toute|tous|"
-    r"chaque|complet|complète|entier|détaill\w*|jede[nrms]?|vollständig\w*|gesamt\w*|ganz\w*|"
-    r"ausführlich\w*|lückenlos\w*|все|весь|всю|каждый|полн\w*|подробн\w*)\b|"
-    r"完整|全部|每一步|每个|所有|详细|すべて|全て|各ステップ|詳しく|모든|모두|전체|빠짐없이|자세히|"
-    r"كل|كامل|بالتفصيل"
+    r"todo|toda|todos|cada|completo|completa|entero|entera|inteiro|inteira|detallad\w*|"
+    r"detalhad\w*|tout|toute|tous|chaque|complet|compl[èe]te|entier|d[ée]taill\w*|"
+    r"jede[nrms]?|vollst[äa]e?ndig\w*|gesamt\w*|ganz\w*|komplett\w*|ausf[üu]e?hrlich\w*|"
+    r"l[üu]e?ckenlos\w*|int[ée]gralit[ée]|все|весь|всю|каждый|полн\w*|подробн\w*)\b|"
+    r"完整|全部|每一步|每个|详细|すべて|全て|各ステップ|詳しく|모든|모두|전부|전체|빠짐없이|자세히|"
+    r"كل|كامل|جميع|بالتفصيل"
 )
 _SENTENCE_END = re.compile(r"[.!?。！？\n]")
 _BEHIND_ANSWER = re.compile(
-    r"^\s+(?:that\s+)?(?:behind|leading\s+to|leads\s+to|that\s+led\s+to|for)\s+(?:the|this|a|"
+    r"\s+(?:that\s+)?(?:behind|leading\s+to|leads\s+to|that\s+led\s+to|for)\s+(?:the|this|a|"
     r"your|that)\s+(?:\w+\s+)?(?:answer|solution|result)"
 )
-_CONTEXT_CHARS = 48
-_ASCII_ANCHORS = ("reason", "thought", "think", "deriv", "rationale", "chain")
+_BEFORE_CHARS = 28  # "write out every step of your" reasoning; not "the whole paper ... reasoning"
+_AFTER_CHARS = 24  # razonamiento "completo", reasoning "in full"
+# Every ASCII spelling a strong marker can contain: most prompts hold none and stop here.
+_ASCII_ANCHORS = (
+    "reason", "thought", "think", "deriv", "rationale", "chain", "razon", "racioc", "raison",
+    "reflexion", "uberleg", "ueberleg", "gedanken", "herleit", "begrund", "begruend",
+    "losungsweg", "loesungsweg", "denkprozess",
+)  # fmt: skip
 
 
-def _sentence_around(low: str, start: int, end: int) -> str:
-    """Up to _CONTEXT_CHARS either side of a match, cut at sentence boundaries."""
-    before = low[max(0, start - _CONTEXT_CHARS) : start]
+def _near(low: str, start: int, end: int) -> str:
+    """The few words before a match and right after it, within its sentence."""
+    before = low[max(0, start - _BEFORE_CHARS) : start]
     ends = [m.end() for m in _SENTENCE_END.finditer(before)]
     if ends:
         before = before[ends[-1] :]
-    after = low[end : end + _CONTEXT_CHARS]
+    after = low[end : end + _AFTER_CHARS]
     stop = _SENTENCE_END.search(after)
     return before + " " + (after[: stop.start()] if stop else after)
 
 
 def _strong_reasoning(low: str) -> bool:
-    if low.isascii():  # the common case: only English phrasing can match, and rarely does
+    if low.isascii():  # the common case: no anchor, no marker
         if not any(anchor in low for anchor in _ASCII_ANCHORS):
             return False
         if any(phrase in low for phrase in STRONG_PHRASES[:8]):
@@ -135,9 +143,9 @@ def _strong_reasoning(low: str) -> bool:
         return True
     for match in _NOUN.finditer(low):
         start, end = match.span()
-        if _INTENSIFIER.search(_sentence_around(low, start, end)):
+        if _INTENSIFIER.search(_near(low, start, end)):
             return True
-        if _BEHIND_ANSWER.search(low, end, end + _CONTEXT_CHARS):
+        if _BEHIND_ANSWER.match(low, end, end + 48):
             return True
     return False
 
@@ -249,9 +257,18 @@ _HARDER = re.compile(
 _GEN_CONTEXT = 90
 
 
+_HARDER_VERSION = re.compile(
+    r"\b(?:rewrite|turn|transform|make|evolve)\b[^.!?\n]{0,60}\b(?:harder|more complex|"
+    r"more difficult|more challenging|more advanced) (?:version|variant)\b"
+)
+_RELATIVE = re.compile(r"\b(?:that|which|who|whose)\b")
+
+
 def is_instruction_generation(lowered: str) -> bool:
     """Asks for new or harder prompts/tasks/instructions (lower-cased text)."""
     if "prompt rewriter" in lowered:
+        return True
+    if "version" in lowered and _HARDER_VERSION.search(lowered):
         return True
     for match in _GEN_NOUN.finditer(lowered, 0, 2000):
         start, end = match.span()
@@ -259,8 +276,14 @@ def is_instruction_generation(lowered: str) -> bool:
         ends = [m.end() for m in _SENTENCE_END.finditer(before)]
         if ends:
             before = before[ends[-1] :]
-        if _CREATE.search(before) and _QUANTITY.search(before):
-            return True
+        verb = None
+        for verb in _CREATE.finditer(before):
+            pass
+        # "write 8 more tasks", not "write a function that returns 10 questions"
+        if verb is not None:
+            between = before[verb.end() :]
+            if _QUANTITY.search(between) and not _RELATIVE.search(between):
+                return True
         if _TRANSFORM.search(before) and _HARDER.search(lowered, end, end + 160):
             return True
     return False

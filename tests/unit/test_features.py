@@ -217,12 +217,10 @@ STRONG: list[Any] = [
     pytest.param(
         "Please explain the reasoning behind this answer.",
         id="en-reasoning-behind-answer",
-        marks=_xfail(_BEHIND_ANSWER_BUG),
     ),
     pytest.param(
         "Walk me through the reasoning that led to your answer.",
         id="en-reasoning-led-to-answer",
-        marks=_xfail(_BEHIND_ANSWER_BUG),
     ),
     # Chinese
     pytest.param("请把你的全部思路详细写出来，然后再告诉我答案。", id="zh-all-thinking"),
@@ -242,12 +240,10 @@ STRONG: list[Any] = [
     pytest.param(
         "풀이 과정을 하나도 빠짐없이 적어 주세요.",
         id="ko-solution-process",
-        marks=_xfail("Korean 풀이 과정 (solution process) is not a reasoning noun"),
     ),
     pytest.param(
         "어떻게 이 답에 도달했는지 생각한 과정을 전부 보여줘.",
         id="ko-thought-process-all",
-        marks=_xfail("Korean 생각한 과정 is not a noun, 전부 (all) is not an intensifier"),
     ),
     # Russian
     pytest.param("Распиши полностью свои рассуждения, прежде чем дать ответ.", id="ru-fully"),
@@ -266,12 +262,10 @@ STRONG: list[Any] = [
     pytest.param(
         "Quiero ver tu razonamiento entero.",
         id="es-ascii-entire",
-        marks=_xfail(_ASCII_FAST_PATH),
     ),
     pytest.param(
         "Muestrame todo tu razonamiento antes de responder.",
         id="es-ascii-no-accents",
-        marks=_xfail(_ASCII_FAST_PATH),
     ),
     # Portuguese
     pytest.param("Explique detalhadamente o raciocínio por trás dessa resposta.", id="pt-detailed"),
@@ -279,12 +273,10 @@ STRONG: list[Any] = [
     pytest.param(
         "Mostre o seu raciocínio inteiro.",
         id="pt-whole",
-        marks=_xfail("Portuguese 'inteiro' (whole) is not an intensifier"),
     ),
     pytest.param(
         "Mostre todo o seu raciocinio.",
         id="pt-ascii-no-accents",
-        marks=_xfail(_ASCII_FAST_PATH),
     ),
     # German
     pytest.param("Leg deine Überlegungen lückenlos dar, bevor du antwortest.", id="de-gapless"),
@@ -292,17 +284,14 @@ STRONG: list[Any] = [
     pytest.param(
         "Schreib deinen vollständigen Lösungsweg auf.",
         id="de-loesungsweg",
-        marks=_xfail("German 'Lösungsweg' (the worked solution) is not a reasoning noun"),
     ),
     pytest.param(
         "Erläutere die komplette Begründung für diese Antwort.",
         id="de-komplett",
-        marks=_xfail("German 'komplett/komplette' is not an intensifier"),
     ),
     pytest.param(
         "Zeig mir deine gesamte Herleitung.",
         id="de-ascii-whole-derivation",
-        marks=_xfail(_ASCII_FAST_PATH),
     ),
     # French
     pytest.param("Détaille l'intégralité de ton raisonnement avant de répondre.", id="fr-entirety"),
@@ -312,12 +301,10 @@ STRONG: list[Any] = [
     pytest.param(
         "Montre-moi toute ta réflexion avant de répondre.",
         id="fr-reflexion",
-        marks=_xfail("French 'réflexion' (one's thinking) is not a reasoning noun"),
     ),
     pytest.param(
         "Explique tout ton raisonnement avant de donner la reponse.",
         id="fr-ascii-no-accents",
-        marks=_xfail(_ASCII_FAST_PATH),
     ),
     # Arabic
     pytest.param("اشرح لي طريقة تفكيرك بالكامل قبل أن تجيب.", id="ar-fully"),
@@ -325,7 +312,6 @@ STRONG: list[Any] = [
     pytest.param(
         "اكتب جميع مراحل تفكيرك قبل الإجابة.",
         id="ar-all-stages",
-        marks=_xfail("Arabic 'جميع' (all) is not an intensifier"),
     ),
 ]
 
@@ -355,19 +341,11 @@ NEITHER: list[Any] = [
     pytest.param(
         "I read the whole paper but I still don't get the authors' reasoning.",
         id="en-whole-paper",
-        marks=_xfail(
-            "an intensifier anywhere within 48 chars of 'reasoning' in the same sentence "
-            "('the whole paper ... the authors' reasoning') makes it strong"
-        ),
     ),
     pytest.param("我最近在思考要不要换工作，你有什么建议？", id="zh-thinking-job"),
     pytest.param(
         "我在思考所有的选项，哪个最好？",
         id="zh-thinking-about-all-options",
-        marks=_xfail(
-            "思考 (to think) as a verb next to 所有 (all) is strong: the Chinese translation of "
-            "'I am thinking about all the options'"
-        ),
     ),
     pytest.param("¿Qué piensas de todo esto?", id="es-what-do-you-think"),
     pytest.param("Was hältst du von all dem?", id="de-what-do-you-think"),
@@ -523,7 +501,6 @@ INSTRUCTION_GEN: list[Any] = [
         "Take the prompt below and rewrite it into a harder version that requires multi-step "
         "reasoning.",
         id="harder-version-verb-after-noun",
-        marks=_xfail(_HARDER_AFTER_NOUN),
     ),
     pytest.param(
         "Based on the example prompt below, create a brand-new prompt in the same domain about "
@@ -550,10 +527,6 @@ NOT_INSTRUCTION_GEN: list[Any] = [
     pytest.param(
         "Write a function that returns 10 questions picked at random from the quiz database.",
         id="function-returning-n-questions",
-        marks=_xfail(
-            "'write' + a number before 'questions' in one sentence is taken for a request "
-            "for new questions, though it asks for code"
-        ),
     ),
     pytest.param(
         "I have too many tasks at work, how do I prioritise them?", id="question-about-my-tasks"
@@ -609,19 +582,16 @@ CAPABILITY: list[Any] = [
         "Prove that there are infinitely many prime numbers.",
         MATH,
         id="math-proof-primes",
-        marks=_xfail("a proof request with one math word ('prove') and no formula is 'other'"),
     ),
     pytest.param(
         "Prove that the square root of 2 is irrational.",
         MATH,
         id="math-proof-sqrt2",
-        marks=_xfail("a proof request with one math word ('prove') and no formula is 'other'"),
     ),
     pytest.param(
         "Find all real x such that x^2 - 5x + 6 = 0.",
         MATH,
         id="math-bare-equation",
-        marks=_xfail("an equation without a math keyword is 'other' (_MATH_EXPR needs a hit)"),
     ),
     pytest.param(
         "Why do leaves change colour in autumn? Lay out your complete reasoning first.",
