@@ -188,16 +188,6 @@ def test_fingerprints_are_stable_across_processes() -> None:
 # 2. Reasoning markers
 # --------------------------------------------------------------------------------------------
 
-_BEHIND_ANSWER_BUG = (
-    "'the reasoning behind/that led to/for the answer' is never matched: _BEHIND_ANSWER starts "
-    "with '^' and is called as .search(low, end, ...); '^' does not match at pos > 0, so that "
-    "branch of _strong_reasoning is dead"
-)
-_ASCII_FAST_PATH = (
-    "an all-ASCII prompt is only searched when it contains an English anchor (reason/thought/"
-    "think/deriv/rationale/chain): Spanish/Portuguese/French/German typed without accents "
-    "never reaches the multilingual patterns"
-)
 
 STRONG: list[Any] = [
     # English
@@ -469,11 +459,6 @@ def test_other_ratings_and_questions_are_not_a_rubric(text: str) -> None:
 # 4. Instruction generation
 # --------------------------------------------------------------------------------------------
 
-_HARDER_AFTER_NOUN = (
-    "'<noun> ... rewrite it into a harder version' (the verb after the noun) is missed: "
-    "_TRANSFORM is only looked for before the noun; HEAD's '(harder|more complex) version' "
-    "alternative was dropped in the working-tree rewrite"
-)
 
 INSTRUCTION_GEN: list[Any] = [
     pytest.param(
