@@ -154,8 +154,17 @@ class Detector(Protocol):
     def window_risk(self, view: AccountView, window: int) -> float:
         """Threshold units in one window (by layout index): 1.0 is the rule's threshold."""
 
+    def cached_window_risk(self, view: AccountView, window: int) -> float:
+        """window_risk memoised on the view: a combining rule reuses its members' values."""
+
     def risk(self, view: AccountView) -> float:
         """max of window_risk over this detector's windows: cheap, runs on every event."""
+
+    def describe(self, view: AccountView, window: int) -> dict[str, Any]:
+        """The numbers behind window_risk in one window, with their thresholds."""
+
+    def severity(self, view: AccountView, numbers: dict[str, Any]) -> str | None:
+        """A severity these numbers call for beyond the rule's own, if any."""
 
     def explain(self, view: AccountView) -> Explanation:
         """Only called when risk(view) >= 1."""

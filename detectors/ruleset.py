@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from detectors.contract import Measure, StateLayout
 from detectors.features.quantities import BINS, SUMS
@@ -57,6 +64,12 @@ class Rule(BaseModel):
     tags: tuple[str, ...] = ()
     runbook: str | None = None  # URL; default: the configured runbook base + rule id
     exceptions: tuple[RuleException, ...] = ()
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML 1.1 reads an unquoted `off` as false: `mode: off` means off."""
+        return "off" if value is False else value
 
     @model_validator(mode="after")
     def _detector_and_params(self) -> Rule:
@@ -110,6 +123,11 @@ def bind_rules(rules: Sequence[Rule], windows: Sequence[tuple[str, int, int]]) -
         if rule.id in seen:
             raise RuleSetError(f"rule id {rule.id!r} is defined twice")
         seen.add(rule.id)
+    for rule in rules:
+        for member in rule.params.get("members") or ():
+            name = member.get("rule") if isinstance(member, dict) else None
+            if name not in seen:
+                raise RuleSetError(f"rule {rule.id}: member {name!r} is not a rule id")
     live = [rule for rule in rules if rule.mode != "off"]
     built = {rule.id: rule.build() for rule in live}
     window_names = {name for name, _, _ in windows}

@@ -196,9 +196,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     out.print(
         f"{args.config or 'default configuration'}: valid "
-        f"(windows: {', '.join(config.window_names)})"
+        f"(windows: {', '.join(config.window_names)}; {len(config.rules)} rules; "
+        f"state layout {config.layout.version})"
     )
     return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    return int(args.rules_func(args, out))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -253,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", nargs="?")
     check.set_defaults(func=cmd_check_config)
 
+    from streams.rules_cli import add_rules_parser
+
+    add_rules_parser(sub)
+    sub.choices["rules"].set_defaults(func=cmd_rules)
+
     worker = sub.add_parser("worker", help="run the live Kafka worker (faust)")
     from streams.worker_args import add_worker_args
 
@@ -270,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as error:
-        err.print(f"[bold red]configuration refused:[/] {error}", highlight=False)
+        err.print(f"[bold red]configuration refused:[/] {error}", highlight=False, soft_wrap=True)
         return 2
     except FileNotFoundError as error:
         err.print(f"[bold red]error:[/] {error}", highlight=False)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from detectors.config import DetectionConfig
 from detectors.errors import ConfigError
+from detectors.ruleset import Rule
 from streams.rule_files import load_rule_file, parse_rules, rule_paths
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ def parse_config(text: str, source: str, config_dir: Path | None = None) -> Dete
         raise ConfigError(f"{source}:{where} is not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: (top level): must be a mapping of settings")
-    rules = list(parse_rules(yaml.safe_dump(data.pop("rules")), source) if "rules" in data else [])
+    rules: list[tuple[Rule, str]] = []
+    if "rules" in data:  # inline rules: located in the main file (lines of its rules list)
+        rules += [(rule, source) for rule in parse_rules(yaml.safe_dump(data.pop("rules")), source)]
     if config_dir is not None:
         patterns = data.get("rule_files", DetectionConfig.model_fields["rule_files"].default)
         if isinstance(patterns, list | tuple):
@@ -55,10 +58,17 @@ def parse_config(text: str, source: str, config_dir: Path | None = None) -> Dete
             for path in paths:
                 rules += load_rule_file(path)
     try:
-        return DetectionConfig.model_validate({**data, "rules": rules})
+        return DetectionConfig.model_validate({**data, "rules": [rule for rule, _ in rules]})
     except ValidationError as error:
         problems = "; ".join(f"key {_key_path(e['loc'])}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"{source}: {problems}") from None
+        raise ConfigError(f"{source}: {_locate(problems, rules)}") from None
+
+
+def _locate(problems: str, rules: list[tuple[Rule, str]]) -> str:
+    """Name where a rule is defined when a rule-set error mentions it ("rule X: ...")."""
+    for rule, origin in rules:
+        problems = problems.replace(f"rule {rule.id}:", f"rule {rule.id} ({origin}):")
+    return problems
 
 
 def config_files(path: str | Path | None = None) -> list[Path]:

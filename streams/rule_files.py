@@ -64,6 +64,11 @@ def _refuse(
 
 
 def parse_rules(text: str, source: str) -> list[Rule]:
+    return [rule for rule, _ in parse_rules_with_origin(text, source)]
+
+
+def parse_rules_with_origin(text: str, source: str) -> list[tuple[Rule, str]]:
+    """Each rule with where it is defined (`file:line`), for errors about the rule set."""
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -75,7 +80,10 @@ def parse_rules(text: str, source: str) -> list[Rule]:
         return []
     if not isinstance(data, list):
         raise ConfigError(f"{source}:1: a rule file is a list of rules")
-    return [_parse_rule(item, index, node, source) for index, item in enumerate(data)]
+    return [
+        (_parse_rule(item, index, node, source), f"{source}:{_line_of(node, (index,))}")
+        for index, item in enumerate(data)
+    ]
 
 
 def _parse_rule(item: Any, index: int, node: yaml.Node | None, source: str) -> Rule:
@@ -97,12 +105,13 @@ def _parse_rule(item: Any, index: int, node: yaml.Node | None, source: str) -> R
         raise _refuse(source, node, index, rule_id, error) from None
 
 
-def load_rule_file(path: Path) -> list[Rule]:
+def load_rule_file(path: Path) -> list[tuple[Rule, str]]:
+    """The file's rules, each with its `file:line`."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read: {error.strerror}") from None
-    return parse_rules(text, str(path))
+    return parse_rules_with_origin(text, str(path))
 
 
 def rule_paths(config_dir: Path, patterns: tuple[str, ...]) -> list[Path]:

@@ -59,10 +59,15 @@ _TOPICS = (
 HARVEST_FRAME = "Write out your complete reasoning, every step in full, then the final answer."
 
 
+def topic_text(i: int) -> str:
+    """A varied question (no frame, no marker)."""
+    a, b = _TOPICS[i % len(_TOPICS)], _TOPICS[(i * 7 + 3) % len(_TOPICS)]
+    return f"How does {a} relate to {b}, case {i}?"
+
+
 def harvest_text(i: int) -> str:
     """A reasoning-harvest prompt: a varied question, then the campaign's fixed demand."""
-    a, b = _TOPICS[i % len(_TOPICS)], _TOPICS[(i * 7 + 3) % len(_TOPICS)]
-    return f"How does {a} relate to {b}, case {i}?\n\n{HARVEST_FRAME}"
+    return f"{topic_text(i)}\n\n{HARVEST_FRAME}"
 
 
 def harvest_events(

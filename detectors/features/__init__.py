@@ -81,6 +81,7 @@ def _prompt_text(event: InferenceEvent) -> str:
 # request): a sweep of 300 ids per request costs ~38 histogram updates, not 300, and the
 # distinct estimate is scaled back up by this factor (detectors/rules/logit_probe.py).
 LOGIT_ID_SAMPLING = 8
+_SAMPLING_SHIFT = 29  # 32-bit hash: the top 3 bits are 0 for 1 in 8 ids
 
 
 def _sampled_token_ids(bias: Mapping[str, float]) -> tuple[int, ...]:
@@ -88,7 +89,9 @@ def _sampled_token_ids(bias: Mapping[str, float]) -> tuple[int, ...]:
     for key in bias:
         token = int(key) if key.isdigit() else stable_hash(key)
         mixed = (token * 2654435761) & 0xFFFFFFFF  # Knuth's multiplicative hash
-        if mixed % LOGIT_ID_SAMPLING == 0:
+        # Sample on the high bits and bin on the low ones: sampling on the low bits would
+        # leave only every eighth histogram bin reachable.
+        if mixed >> _SAMPLING_SHIFT == 0:
             kept.append(mixed)
     return tuple(kept)
 

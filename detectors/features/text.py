@@ -95,7 +95,8 @@ _NOUN = re.compile(
     r"reasoning|thought process|derivation|rationale|рассуждени|ход мысл|razonamiento|"
     r"proceso de pensamiento|racioc[ií]nio|processo de pensamento|raisonnement|r[ée]flexion|"
     r"[üu]e?berlegung|gedankengang|herleitung|begr[üu]e?ndung|denkprozess|l[öo]e?sungsweg|"
-    r"推理|思路|推論|考えの過程|考え方|思考のプロセス|思考プロセス|추론|사고 과정|생각의 과정|생각한 과정|풀이 과정|تفكير|استدلال"
+    r"推理|思路|推論|考えの過程|考え方|思考のプロセス|思考プロセス|"
+    r"추론|사고 과정|생각의 과정|생각한 과정|풀이 과정|تفكير|استدلال"
 )
 # ... next to a word asking for all of it: a few words before the noun or right after it.
 _INTENSIFIER = re.compile(
@@ -276,12 +277,10 @@ def is_instruction_generation(lowered: str) -> bool:
         ends = [m.end() for m in _SENTENCE_END.finditer(before)]
         if ends:
             before = before[ends[-1] :]
-        verb = None
-        for verb in _CREATE.finditer(before):
-            pass
+        verbs = [m.end() for m in _CREATE.finditer(before)]
         # "write 8 more tasks", not "write a function that returns 10 questions"
-        if verb is not None:
-            between = before[verb.end() :]
+        if verbs:
+            between = before[verbs[-1] :]
             if _QUANTITY.search(between) and not _RELATIVE.search(between):
                 return True
         if _TRANSFORM.search(before) and _HARDER.search(lowered, end, end + 160):

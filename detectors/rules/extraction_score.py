@@ -31,9 +31,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from detectors.contract import AccountView, Bins, Detector, StateLayout
+from detectors.findings import SEVERITIES
 from detectors.rules.base import WindowedDetector, WindowedParams, rounded
 
 HOURS = 24
+_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 
 class Member(BaseModel):
@@ -66,15 +68,14 @@ class ExtractionScore(WindowedDetector):
         return tuple(m.rule for m in self.params.members)
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
-        missing = [m.rule for m in self.params.members if m.rule not in peers]
-        if missing:
-            raise ValueError(f"members name rules that are not bound: {', '.join(missing)}")
-        self._members = tuple((m, peers[m.rule]) for m in self.params.members)
-        groups = {m.group for m in self.params.members}
+        # Members whose rule is `off` are not bound and drop out (rule ids were checked by the
+        # rule set); a group the rule needs must keep at least one member.
+        self._members = tuple((m, peers[m.rule]) for m in self.params.members if m.rule in peers)
+        groups = {m.group for m, _ in self._members}
         self._groups = tuple(sorted(groups))
         for group in (*self.params.required_groups, *self.params.content_groups):
             if group not in groups:
-                raise ValueError(f"group {group!r} has no member")
+                raise ValueError(f"group {group!r} has no member that is not off")
         self._req = layout.sum_index("requests")
         self._active = layout.filled_index("hour_of_day")
         self._rate_window = layout.window_index(self.params.rate_window)
@@ -84,7 +85,7 @@ class ExtractionScore(WindowedDetector):
         strengths = dict.fromkeys(self._groups, 0.0)
         weighted: dict[str, float] = {}
         for member, detector in self._members:
-            r = detector.cached_window_risk(view, window)  # type: ignore[attr-defined]
+            r = detector.cached_window_risk(view, window)
             if r > strengths[member.group]:
                 strengths[member.group] = r
             w = member.weight * min(r, 1.0)
@@ -95,9 +96,9 @@ class ExtractionScore(WindowedDetector):
     def window_risk(self, view: AccountView, window: int) -> float:
         t = view.totals[window]
         requests = t[self._req]
-        if requests == 0:
-            return 0.0
         p = self.params
+        if requests < p.min_requests:
+            return requests / p.min_requests
         # Cheap gates first: below one of them the rule cannot fire, and its progress says
         # how far (risk is then that gate's value, an upper bound of the exact minimum).
         risk = t[self._active] / p.min_active_hours
@@ -117,16 +118,14 @@ class ExtractionScore(WindowedDetector):
         strengths, score = self._strengths(view, window)
         signals: dict[str, Any] = {}
         for member, detector in self._members:
-            r = detector.cached_window_risk(view, window)  # type: ignore[attr-defined]
+            r = detector.cached_window_risk(view, window)
             entry: dict[str, Any] = {
                 "group": member.group,
                 "weight": member.weight,
                 "risk": rounded(r, 3),
                 "contributes": r >= 1.0,
             }
-            describe = getattr(detector, "describe", None)
-            if describe is not None:
-                entry.update(describe(view, window))
+            entry.update(detector.describe(view, window))
             signals[member.rule] = entry
         t = view.totals[window]
         rate = view.totals[self._rate_window][self._req] / self._rate_hours
@@ -148,7 +147,18 @@ class ExtractionScore(WindowedDetector):
         }
 
     def severity(self, view: AccountView, numbers: dict[str, Any]) -> str | None:
-        return "critical" if numbers["score"] >= self.params.critical_score else None
+        """Critical past `critical_score`; else the highest severity a contributing member
+        asks for (volume over the tier's limits raises the harvest shape's)."""
+        if numbers["score"] >= self.params.critical_score:
+            return "critical"
+        raised: str | None = None
+        for member, detector in self._members:
+            signal = numbers["signals"][member.rule]
+            if signal["contributes"]:
+                asked = detector.severity(view, signal)
+                if asked is not None and (raised is None or _RANK[asked] > _RANK[raised]):
+                    raised = asked
+        return raised
 
     def summary(self, view: AccountView, window: str, numbers: dict[str, Any]) -> str:
         carried = [rule for rule, s in numbers["signals"].items() if s["contributes"]]

@@ -6,11 +6,13 @@ with large `logit_bias` maps over ever-new token ids, `logprobs`/`top_logprobs` 
 biased ids climb into the thousands. Decisive by itself: it pages alone (critical).
 Look-alikes: evaluation harnesses use logprobs with one-token outputs, and some restrict the
 answer to a few tokens (A/B/C/D) with a small bias map; they never sweep the vocabulary, so
-their distinct biased ids stay in the single or double digits.
+their distinct biased ids stay in the single or double digits. A content filter may send one
+long fixed ban list on every request: many ids, but the same ones each time (low novelty:
+distinct ids per bias entry).
 State: a 1,024-bin histogram of a hash-sampled eighth of the biased token ids (distinct
 estimate by linear counting, scaled back: good to tens of thousands); sums of bias requests,
 bias entries and tiny-output logprob requests.
-Params: windows, min_requests (requests carrying a bias map), min_distinct_ids.
+Params: windows, min_requests (requests carrying a bias map), min_distinct_ids, min_novelty.
 Evidence: distinct biased ids, bias requests, mean map size, logprob share.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import PositiveInt
+from pydantic import Field, PositiveInt
 
 from detectors.contract import (
     AccountView,
@@ -43,6 +45,9 @@ def _distinct_ids(filled: int) -> float:
 class LogitParams(WindowedParams):
     min_requests: PositiveInt = 5
     min_distinct_ids: PositiveInt = 1000
+    # distinct ids per bias entry: a sweep keeps biasing new ids; a content filter sending one
+    # fixed ban list on every request repeats the same ones (novelty ~ 1 / requests)
+    min_novelty: float = Field(0.2, gt=0, le=1)
 
 
 class LogitProbe(WindowedDetector):
@@ -69,9 +74,11 @@ class LogitProbe(WindowedDetector):
         if t[self._bias] == 0:
             return 0.0
         p = self.params
+        distinct = _distinct_ids(t[self._ids])
         return min(
             t[self._bias] / p.min_requests,
-            _distinct_ids(t[self._ids]) / p.min_distinct_ids,
+            distinct / p.min_distinct_ids,
+            share(int(distinct), t[self._entries]) / p.min_novelty,
         )
 
     def describe(self, view: AccountView, window: int) -> dict[str, Any]:
@@ -81,10 +88,12 @@ class LogitProbe(WindowedDetector):
             "logit_bias_requests": t[self._bias],
             "distinct_biased_token_ids": round(_distinct_ids(t[self._ids])),
             "mean_bias_map_size": rounded(share(t[self._entries], t[self._bias]), 1),
+            "novelty": rounded(share(round(_distinct_ids(t[self._ids])), t[self._entries])),
             "tiny_output_logprob_share": rounded(share(t[self._tiny], t[self._req])),
             "thresholds": {
                 "min_requests": self.params.min_requests,
                 "min_distinct_ids": self.params.min_distinct_ids,
+                "min_novelty": self.params.min_novelty,
             },
         }
 

@@ -14,14 +14,27 @@ Params: windows, min_requests, min_share. Evidence: the share and its thresholds
 
 from __future__ import annotations
 
-from detectors.contract import Sum
-from detectors.rules.base import ShareDetector, ShareParams
+from collections.abc import Mapping
+from typing import Any
+
+from detectors.contract import AccountView, Detector, StateLayout, Sum, share
+from detectors.rules.base import ShareDetector, ShareParams, rounded
 
 
 class ReasoningElicitation(ShareDetector):
     name = "reasoning_elicitation"
     description = "requests for the complete reasoning trace, in many languages"
-    MEASURES = (Sum("reasoning"),)
+    MEASURES = (Sum("reasoning"), Sum("reasoning_nudge"))
     COUNTER = "reasoning"
     WHAT = "demanded the complete reasoning trace"
     Params = ShareParams
+
+    def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
+        super()._bind(layout, peers)
+        self._nudge = layout.sum_index("reasoning_nudge")
+
+    def describe(self, view: AccountView, window: int) -> dict[str, Any]:
+        numbers = super().describe(view, window)
+        t = view.totals[window]
+        numbers["step_by_step_share"] = rounded(share(t[self._nudge], t[self._req]))
+        return numbers

@@ -83,6 +83,10 @@ class VolumeHarvest(WindowedDetector):
         self._req, self._single = self._i["requests"], self._i["single_turn"]
         self._answered, self._completed = self._i["answered"], self._i["completed"]
         self._io_in, self._io_out = self._i["io_in"], self._i["io_out"]
+        for tier, limits in self.params.tiers.items():
+            for window in limits:
+                if window not in layout.window_names:
+                    raise ValueError(f"tiers.{tier} names unknown window {window!r}")
 
     def window_risk(self, view: AccountView, window: int) -> float:
         t = view.totals[window]
