@@ -87,6 +87,9 @@ def backtest_report(
         ),
         "event_days": round(span_days, 3),
         "events_per_second": round(summary.events_per_second),
+        "shadow_findings_by_rule": {
+            rule: len(accounts) for rule, accounts in sorted(summary.shadow_accounts.items())
+        },
     }
     if labels is None:
         return report
@@ -112,6 +115,8 @@ def backtest_report(
                 round(first_alert - first_request, 1) if first_alert is not None else None
             )
         families.append(row)
+    if summary.risk_trace is not None and summary.risk_trace.rule_ids:
+        report["signals_by_family"] = signals_by_family(summary, by_family)
     attack = [a for a, (lab, _) in labels.items() if lab == "attack" and a in summary.accounts]
     benign = [a for a, (lab, _) in labels.items() if lab == "benign" and a in summary.accounts]
     campaigns = [f for f in families if f["label"] == "attack"]
@@ -134,6 +139,27 @@ def backtest_report(
         }
     )
     return report
+
+
+def signals_by_family(
+    summary: ReplaySummary, by_family: dict[tuple[str, str], list[str]]
+) -> list[dict[str, Any]]:
+    """Per family and rule: how many accounts reached the rule's threshold, and the median of
+    their peak risks: which signals carried the attacks, which came close on look-alikes."""
+    trace = summary.risk_trace
+    assert trace is not None  # checked by the caller
+    rows = []
+    for (label, family), accounts in by_family.items():
+        peaks = [trace.rule_peaks[a] for a in accounts if a in trace.rule_peaks]
+        signals = {}
+        for index, rule in enumerate(trace.rule_ids):
+            values = sorted(p[index] for p in peaks)
+            signals[rule] = {
+                "at_threshold": sum(v >= 1.0 for v in values),
+                "median_peak": round(statistics.median(values), 3) if values else None,
+            }
+        rows.append({"label": label, "family": family, "accounts": len(peaks), "signals": signals})
+    return rows
 
 
 def _fmt(value: float | None, unit: str = "") -> str:

@@ -43,6 +43,8 @@ class ReplaySummary:
     # account -> (requests, output tokens, event time) up to and including its first alert
     first_alert: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     risk_trace: RiskTrace | None = None  # filled when the pipeline records risk
+    # rule -> accounts a shadow rule found (counted and reported, never alerted)
+    shadow_accounts: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def events_per_second(self) -> float:
@@ -55,6 +57,8 @@ class ReplaySummary:
         self.late += outcome.late
         self.dead_letters.update(letter.reason for letter in outcome.dead_letters)
         self.alerts.extend(outcome.alerts)
+        for finding in outcome.shadow_findings:
+            self.shadow_accounts.setdefault(finding.rule_id, set()).add(finding.account_id)
         alert_times: dict[str, float] = {}
         for alert in outcome.alerts:
             fired = datetime.fromisoformat(alert["fired_at"]).timestamp()

@@ -163,9 +163,8 @@ async def test_random_streams_give_identical_readings(
             updates.append(updates[-back])  # same id, time and counters: a redelivery
             continue
         clock[account] += gap
-        bins = tuple(TEMPLATES + (number * 7 + k) % 5 for k in range(number % 3)) + (
-            HOURS + number % 24,
-        )
+        templates = [TEMPLATES + (number * 7 + k) % 5 for k in range(number % 3)]
+        bins = (*templates, HOURS + number % 24)
         updates.append(
             update(account, f"{account}-{number}", clock[account], number % 4 + 1, bins=bins)
         )

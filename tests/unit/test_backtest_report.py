@@ -81,7 +81,7 @@ def test_report_without_labels_escapes_account_ids(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert html.count("<svg") == 2  # without labels: peak-risk distribution and alert load
     assert "campaign recall" not in html
-    assert '<td class="l">near_max_share</td><td class="l">0.5</td>' in html
+    assert '<td class="l">min_concentration</td><td class="l">0.35</td>' in html
 
 
 def test_report_needs_a_replay_that_recorded_risk(harvest_replay: ReplaySummary) -> None:
