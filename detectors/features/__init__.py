@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import NamedTuple
 
 from detectors.event import InferenceEvent
@@ -103,6 +104,21 @@ def _sampling_fingerprint(event: InferenceEvent) -> int:
     )
 
 
+def _markers(text: str) -> tuple[bool, bool, bool, bool]:
+    """(reasoning, step-by-step nudge, rubric, instruction generation) of one text."""
+    searched = searchable(text)
+    lowered = searched.lower()
+    strong, nudge = reasoning_markers(searched, lowered)
+    return strong, nudge, is_rubric(searched, lowered), is_instruction_generation(lowered)
+
+
+@lru_cache(maxsize=4096)
+def _system_markers(system: str) -> tuple[bool, bool, bool, bool]:
+    """`_markers` of a system prompt, memoised: the cache holds the texts in memory only, as
+    the pipeline's batch does, bounded, and never writes them anywhere."""
+    return _markers(system)
+
+
 def extract(event: InferenceEvent) -> EventFeatures:
     request, response, usage = event.request, event.response, event.usage
     single = is_single_turn(event)
@@ -116,14 +132,13 @@ def extract(event: InferenceEvent) -> EventFeatures:
     else:
         prefix, suffix = skeleton_fingerprints(text) if text else _NO_TEXT
         payload = stable_hash(text)
-        searched = searchable(text)
+        strong, nudge, rubric, instruction_gen = _markers(text)
         if request.system:
-            searched = f"{searchable(request.system)}\n{searched}"
-        lowered = searched.lower()
-        strong, nudge = reasoning_markers(searched, lowered)
-        rubric = is_rubric(searched, lowered)
-        instruction_gen = is_instruction_generation(lowered)
-        capability = classify(searched, bool(request.tools), strong, lowered)
+            # An app sends one system prompt on every request: its markers are computed once.
+            system = _system_markers(request.system)
+            strong, nudge = strong or system[0], nudge or system[1]
+            rubric, instruction_gen = rubric or system[2], instruction_gen or system[3]
+        capability = classify(text, bool(request.tools), strong)
     status = response.status
     ok = status is None or 200 <= status < 300
     finish = response.finish_reason

@@ -152,7 +152,7 @@ def classify(
     """The capability class of one request (text already cut to its searchable part)."""
     if tools_declared:
         return AGENTIC
-    low = text.lower() if lowered is None else lowered
+    low = text[:CLASSIFY_CHARS].lower() if lowered is None else lowered
     words = set(_WORD.findall(low, 0, CLASSIFY_CHARS))
     code_marks = sum(1 for mark in _CODE_MARKS if mark in low)
     if "```" in low or len(words & _CODE_WORDS) + code_marks >= 2:

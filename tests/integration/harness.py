@@ -95,7 +95,9 @@ class WorkerProcess:
 def write_config(folder: Path, key_prefix: str) -> Path:
     text = (ROOT / "config" / "detectors.yaml").read_text()
     path = folder / f"detectors-{key_prefix}.yaml"
-    path.write_text(text.replace("key_prefix: dw", f"key_prefix: {key_prefix}"))
+    rules = ROOT / "config" / "rules" / "*.yaml"
+    text = text.replace("key_prefix: dw", f"key_prefix: {key_prefix}")
+    path.write_text(text.replace("rule_files: [rules/*.yaml]", f"rule_files: ['{rules}']"))
     return path
 
 

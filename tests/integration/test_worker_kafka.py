@@ -12,7 +12,8 @@ import orjson
 import pytest
 import redis
 
-from tests.helpers import harvest_events, make_event
+from streams.config_loader import load_config
+from tests.helpers import ROOT, harvest_events, make_event
 from tests.integration.harness import (
     TopicReader,
     Topics,
@@ -37,8 +38,16 @@ def metric_value(metrics: str, series: str) -> float:
     raise AssertionError(f"{series} not in the metrics")
 
 
+# The worker runs the shipped configuration: its state layout names the keys.
+LAYOUT = load_config(ROOT / "config" / "detectors.yaml").layout
+
+
+def window_key(prefix: str, account: str, window: str) -> str:
+    return f"{prefix}:{{acct:{account}}}:L{LAYOUT.version}:w:{window}"
+
+
 def window_total(client: redis.Redis, prefix: str, account: str, window: str = "24h") -> int:
-    value = client.hget(f"{prefix}:{{acct:{account}}}:w:{window}", "t1")
+    value = client.hget(window_key(prefix, account, window), f"t{LAYOUT.sum_index('requests') + 1}")
     return int(value) if value is not None else 0
 
 
@@ -49,8 +58,6 @@ def snapshot(client: redis.Redis, prefix: str) -> dict[str, Any]:
         name = key.decode().removeprefix(prefix)
         if ":alert:" in name:
             continue  # the ledger records which pass fired first, not counts
-        if name.endswith(":w:1m"):
-            continue  # its wall-clock TTL (70 s) is shorter than this test: it may be gone
         if client.type(key) == b"zset":
             state[name] = client.zrange(key, 0, -1, withscores=True)
         else:
@@ -97,17 +104,20 @@ def test_harvester_alert_reaches_the_alerts_topic_and_state_is_in_redis(
             )
             metrics = worker.metrics()
         alert = orjson.loads(records[0].value)  # type: ignore[attr-defined]
-        assert records[0].key == b"volume_harvest:account:acct_it_harvest"  # type: ignore[attr-defined]
+        assert records[0].key == b"extraction_combined:account:acct_it_harvest"  # type: ignore[attr-defined]
         assert alert["subject"]["accounts"] == ["acct_it_harvest"]
-        assert alert["evidence"]["harvest"]["requests"] == 200
+        # sustained over a third hour: from the 121st request on, judged at a batch's end
+        assert 121 <= alert["evidence"]["extraction_score"]["requests"] <= 230
         assert all(
             orjson.loads(r.value)["subject"]["account_id"] != "acct_it_chat"  # type: ignore[attr-defined]
             for r in records
         )
-        assert client.ttl(f"{key_prefix}:{{acct:acct_it_harvest}}:w:1h") > 0
+        assert client.ttl(window_key(key_prefix, "acct_it_harvest", "1h")) > 0
         assert 'distillwatch_events_total{outcome="applied"} 350.0' in metrics
+        severity = alert["severity"]
         assert (
-            'distillwatch_alerts_total{rule_id="volume_harvest",severity="warning"} 1.0' in metrics
+            f'distillwatch_alerts_total{{rule_id="extraction_combined",severity="{severity}"}} 1.0'
+            in metrics
         )
         assert "distillwatch_batch_processing_seconds_bucket" in metrics
     finally:
