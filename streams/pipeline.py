@@ -29,6 +29,7 @@ from streams.store import COOLDOWN, AlertClaim, WindowStore, account_tag
 
 log = logging.getLogger(__name__)
 SHADOW_SUFFIX = "#shadow"
+JUDGE_EVERY = 10  # an account's rules are judged at least every this many of its events
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +155,13 @@ class DetectionPipeline:
         findings: dict[str, tuple[Finding, float]] = {}
         failed: set[int] = set()
         record = self.record_risk
-        # Rules judge each account once per batch, on its state after its last counted event:
-        # the same decision as judging every event unless a signal crossed its threshold and
-        # fell back within one batch, at a fraction of the cost for busy accounts.
+        # Rules judge each account on its state after its last counted event in the batch,
+        # and after every JUDGE_EVERY-th one: the decision of judging every event unless a
+        # signal crossed and fell back within a few events, at a fraction of the cost for busy
+        # accounts, and never more than JUDGE_EVERY requests late.
         last: dict[str, int] = {}
+        judged: list[int] = []
+        seen: dict[str, int] = {}
         for index, (event, reading) in enumerate(
             zip(outcome.events, outcome.readings, strict=True)
         ):
@@ -168,8 +172,13 @@ class DetectionPipeline:
             else:
                 outcome.late += 1
                 continue
-            last[event.account_id] = index
-        for position in sorted(last.values()):
+            account = event.account_id
+            last[account] = index
+            count = seen[account] = seen.get(account, 0) + 1
+            if count % JUDGE_EVERY == 0:
+                judged.append(index)
+        positions = sorted(set(judged).union(last.values()))
+        for position in positions:
             event, reading = outcome.events[position], outcome.readings[position]
             view = AccountView(event.account_id, tier_of(event), reading.totals, layout)
             risks = [0.0] * len(rules)

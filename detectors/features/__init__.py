@@ -29,6 +29,7 @@ _NO_TEXT = (0, 0)
 
 class EventFeatures(NamedTuple):
     single_turn: bool  # opens a conversation and carries no earlier turns
+    second_turn: bool  # the first follow-up of a conversation
     answered: bool  # the model produced an output (not throttled, not an error)
     completed: bool  # the output ended on its own (stop / tool call), not cut by max_tokens
     truncated: bool  # the output ran into max_tokens
@@ -67,6 +68,14 @@ def is_single_turn(event: InferenceEvent) -> bool:
     if event.turn_index is not None and event.turn_index > 0:
         return False
     return not any(m.role in ("assistant", "tool", "function") for m in event.request.messages)
+
+
+def is_second_turn(event: InferenceEvent) -> bool:
+    """The first follow-up of a conversation: counting these against conversations opened
+    gives the share of conversations that ever continue."""
+    if event.turn_index is not None:
+        return event.turn_index == 1
+    return sum(1 for m in event.request.messages if m.role == "assistant") == 1
 
 
 def _prompt_text(event: InferenceEvent) -> str:
@@ -146,6 +155,7 @@ def extract(event: InferenceEvent) -> EventFeatures:
     max_tokens = request.max_tokens
     return EventFeatures(
         single_turn=single,
+        second_turn=not single and is_second_turn(event),
         answered=ok and (usage.output_tokens > 0 or finish is not None),
         completed=ok and finish in COMPLETED_REASONS,
         truncated=finish == "length",

@@ -32,6 +32,7 @@ SUMS: dict[str, Callable[[EventFeatures], int]] = {
         _product(f.input_tokens, f.output_tokens) if f.single_turn and f.answered else 0
     ),
     "single_turn": lambda f: int(f.single_turn),
+    "second_turn": lambda f: int(f.second_turn),
     "answered": lambda f: int(f.answered),
     "completed": lambda f: int(f.completed),
     "truncated": lambda f: int(f.truncated),

@@ -96,8 +96,10 @@ _NOUN_ALTERNATIVES = (
     "proceso de pensamiento", "racioc[ií]nio", "processo de pensamento", "raisonnement",
     "r[ée]flexion", "[üu]e?berlegung", "gedankengang", "herleitung", "begr[üu]e?ndung",
     "denkprozess", "l[öo]e?sungsweg",
-    "рассуждени", "ход мысл", "推理", "思路", "推論", "考えの過程", "考え方", "思考のプロセス",
-    "思考プロセス", "추론", "사고 과정", "생각의 과정", "생각한 과정", "풀이 과정", "تفكير", "استدلال",
+    "рассуждени", "ход мысл", "推理", "思路", "推論", "考えの過程", "考え方",
+    "思考のプロセス",
+    "思考プロセス", "추론", "사고 과정", "생각의 과정", "생각한 과정", "풀이 과정",
+    "تفكير", "استدلال",
 )  # fmt: skip
 
 
@@ -165,9 +167,11 @@ def _strong_reasoning(low: str) -> bool:
 # Generic nudges: common prompting advice, a weak marker only.
 _WEAK_ASCII, _WEAK = _split_by_script(
     (
-        "step[- ]by[- ]step", "show (?:your|all) work", "explain your reasoning",
+        "step[- ]by[- ]step", "show (?:your|all) work",
+        "explain your reasoning",
         "paso a paso", "passo a passo", "schritt f(?:ü|ue?)r schritt", "[ée]tape par [ée]tape",
-        "一步一步", "逐步", "段階的に", "ステップバイステップ", "단계별로", "차근차근", "шаг за шагом",
+        "一步一步", "逐步", "段階的に", "ステップバイステップ", "단계별로", "차근차근",
+        "шаг за шагом",
         r"خطوة\s+بخطوة",
     )
 )  # fmt: skip

@@ -1,6 +1,7 @@
 """volume_harvest: the harvest shape of an account collecting complete one-shot outputs.
 
-Attack: a distillation pipeline sends single-turn prompts and keeps every answer; it wants
+Attack: a distillation pipeline sends single-turn prompts and keeps every answer (its
+conversations never continue, however much ordinary chat it mixes in as cover); it wants
 complete answers (a truncated one is poor training data), so it sets a generous `max_tokens`
 and its outputs end on their own (`stop`). It retries 429s at once, may ask for n > 1
 completions, and declares tool schemas on single-turn prompts whose tool calls it never answers.
@@ -9,9 +10,10 @@ shape alone never pages: it is the `shape` group of the extraction score, which 
 signal beside it. Chat users and agents are conversational (follow-ups, tool results); bulk
 users with tight budgets run into `max_tokens` (truncated outputs lower the completed share);
 digest workloads (RAG, summaries, extraction) take far fewer tokens out than they put in.
-State: per-window sums of requests, single-turn, answered, completed, truncated, throttled,
+State: per-window sums of requests, single-turn, second turns, answered, completed, truncated,
+throttled,
 n > 1, single-turn tool schemas, tool results, tokens.
-Params: windows, min_requests, single_turn_share, completed_share, min_expansion, per-tier
+Params: windows, min_requests, no_follow_up_share, completed_share, min_expansion, per-tier
 volume limits.
 Evidence: the shares and their thresholds; volume against the tier's limits (raises severity).
 """
@@ -37,7 +39,9 @@ class VolumeLimits(_Base):
 
 
 class VolumeHarvestParams(WindowedParams):
-    single_turn_share: float = Field(0.75, gt=0, le=1)
+    # Conversations opened that never got a follow-up. Counted per conversation, not per
+    # request, so a harvest stream keeps its shape under a cover of ordinary chat sessions.
+    no_follow_up_share: float = Field(0.7, gt=0, le=1)
     completed_share: float = Field(0.9, gt=0, le=1)  # of answered requests
     # Output tokens per input token over single-turn answered requests: a harvest collects
     # generated text; digests (RAG over retrieved documents, summaries, extraction,
@@ -59,6 +63,7 @@ _COUNTS = (
     "io_in",
     "io_out",
     "single_turn",
+    "second_turn",
     "answered",
     "completed",
     "truncated",
@@ -71,6 +76,11 @@ _COUNTS = (
 )
 
 
+def _no_follow_up(opened: int, continued: int) -> float:
+    """Share of the conversations opened in the window that were never continued."""
+    return max(0.0, 1.0 - continued / opened) if opened > 0 else 0.0
+
+
 class VolumeHarvest(WindowedDetector):
     name = "volume_harvest"
     Params = VolumeHarvestParams
@@ -81,6 +91,7 @@ class VolumeHarvest(WindowedDetector):
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
         self._i = {n: layout.sum_index(n) for n in _COUNTS}
         self._req, self._single = self._i["requests"], self._i["single_turn"]
+        self._second = self._i["second_turn"]
         self._answered, self._completed = self._i["answered"], self._i["completed"]
         self._io_in, self._io_out = self._i["io_in"], self._i["io_out"]
         for tier, limits in self.params.tiers.items():
@@ -96,7 +107,7 @@ class VolumeHarvest(WindowedDetector):
         p = self.params
         return min(
             requests / p.min_requests,
-            t[self._single] / requests / p.single_turn_share,
+            _no_follow_up(t[self._single], t[self._second]) / p.no_follow_up_share,
             share(t[self._completed], t[self._answered]) / p.completed_share,
             share(t[self._io_out], t[self._io_in]) / p.min_expansion,
         )
@@ -108,6 +119,7 @@ class VolumeHarvest(WindowedDetector):
         return {
             "requests": c["requests"],
             "single_turn_share": rounded(share(c["single_turn"], c["requests"])),
+            "no_follow_up_share": rounded(_no_follow_up(c["single_turn"], c["second_turn"])),
             "completed_share": rounded(share(c["completed"], c["answered"])),
             "truncated_share": rounded(share(c["truncated"], c["answered"])),
             "output_per_input_token": rounded(share(c["io_out"], c["io_in"]), 2),
@@ -118,7 +130,7 @@ class VolumeHarvest(WindowedDetector):
             "output_tokens": c["output_tokens"],
             "thresholds": {
                 "min_requests": p.min_requests,
-                "single_turn_share": p.single_turn_share,
+                "no_follow_up_share": p.no_follow_up_share,
                 "completed_share": p.completed_share,
                 "min_expansion": p.min_expansion,
             },
@@ -149,6 +161,7 @@ class VolumeHarvest(WindowedDetector):
 
     def summary(self, view: AccountView, window: str, numbers: dict[str, Any]) -> str:
         return (
-            f"In the last {window}, {numbers['single_turn_share']:.0%} of {numbers['requests']} "
-            f"requests were single-turn and {numbers['completed_share']:.0%} of outputs completed."
+            f"In the last {window}, {numbers['no_follow_up_share']:.0%} of the conversations "
+            f"opened by {numbers['requests']} requests got no follow-up and "
+            f"{numbers['completed_share']:.0%} of outputs completed."
         )

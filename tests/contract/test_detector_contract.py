@@ -49,6 +49,7 @@ def totals_strategy() -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
         values: dict[str, int] = {"requests": n}
         for name in LAYOUT.sums[1:]:
             values[name] = round(n * draw(share))
+        values["second_turn"] = round(values["single_turn"] * draw(share))
         # single-turn answered requests: token means, spreads and a correlation
         io = values["io_requests"] = values["single_turn"]
         mean_in = draw(st.sampled_from((50, 400)))
@@ -94,7 +95,7 @@ def judge_shape(e: dict[str, Any]) -> bool:
     t = e["thresholds"]
     return (
         _at_least(e["requests"], t["min_requests"])
-        and _at_least(e["single_turn_share"], t["single_turn_share"])
+        and _at_least(e["no_follow_up_share"], t["no_follow_up_share"])
         and _at_least(e["completed_share"], t["completed_share"])
         and _at_least(e["output_per_input_token"], t["min_expansion"])
     )

@@ -1,8 +1,8 @@
-"""Regression floors and ceilings on the full scenario suite (measured, then given a margin).
-
-Raise a floor when a detector improves; never lower one without saying why in the commit.
-Families with a floor of 0 have no detector for their signal yet (templates, rubric grading,
-logit probing, cross-account linkage): their floors rise as those detectors land.
+"""Regression floors and ceilings on the full scenario suite (issue 7's target scenario:
+`simulate --scenario all --hours 48 --seed 11`, 200 benign accounts), measured, then given a
+small margin. Raise a floor when a detector improves; never lower one without saying why in
+the commit. The simulator is an instrument, not the exam: these hold the detectors to what
+they reached, they were not tuned to it.
 """
 
 from __future__ import annotations
@@ -15,34 +15,29 @@ import orjson
 import pytest
 
 from streams.cli import main
+from streams.sim.attacks import ATTACK_FAMILIES
+from streams.sim.benign import BENIGN_FAMILIES
 from streams.sim.scenarios import simulate, write_labels
 
-# Measured 2026-11-29 (seed 1, 24 h, 120 benign accounts): 1.0 for each family listed
-# (2 accounts each, so 0.5 is one account missed).
-RECALL_FLOORS = {
-    "self_instruct": 0.5,
-    "reasoning_harvest": 0.5,
-    "agentic_coding_harvest": 0.5,
-    "model_pivot": 0.5,
-    "mixed_harvester": 0.5,
-}
-CAMPAIGN_RECALL_FLOOR = 0.4  # measured 0.5
-# Measured 0.0 for every benign family.
-FPR_CEILING_PER_FAMILY = 0.05
-FPR_CEILING_OVERALL = 0.01
-MAX_REQUESTS_TO_DETECT_MEDIAN = 400  # measured 200 (230 mixed_harvester): the rule's min_requests
-MAX_CAMPAIGN_MINUTES_TO_DETECT = 300  # measured 75-181 min of event time
+# Measured 2026-12-01: 1.0 for every family (hydra, 300 accounts, included).
+RECALL_FLOOR_DEDICATED = 0.95  # every family but hydra: issue 7's target
+RECALL_FLOOR_HYDRA = 0.9  # the cross-account issue's family; per-account signals find most
+MAX_REQUESTS_TO_DETECT_MEDIAN = 50  # measured 20-34
+MAX_REQUESTS_TO_DETECT_P90 = 100  # no rule needs more than 100 requests of an account
+MAX_CAMPAIGN_MINUTES = {"low_and_slow": 600, "hydra": 600}  # measured ~410-420
+MAX_CAMPAIGN_MINUTES_DEFAULT = 180  # measured 117-128: the sustained-activity gate (3 hours)
+FPR_CEILING_PER_FAMILY = 0.0  # measured 0 in every benign family, the hard negatives included
 
 
 @pytest.fixture(scope="module")
 def backtest_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole suite through the real command: simulate, then backtest with every output."""
     out = tmp_path_factory.mktemp("scenario")
-    sim = simulate("all", hours=24, seed=1, benign_accounts=120)
+    sim = simulate("all", hours=48, seed=11, benign_accounts=200)
     with (out / "events.jsonl").open("wb") as handle:
         for line in sim.lines():
             handle.write(line + b"\n")
-    write_labels(sim.labels, out / "labels.csv")
+    write_labels(sim.labels, str(out / "labels.csv"))
     status = main(
         [
             "backtest",
@@ -72,36 +67,27 @@ def family(report: dict[str, Any], label: str, name: str) -> dict[str, Any]:
     return next(f for f in report["families"] if f["label"] == label and f["family"] == name)
 
 
-@pytest.mark.parametrize(("name", "floor"), sorted(RECALL_FLOORS.items()))
-def test_attack_family_recall_floor(report: dict[str, Any], name: str, floor: float) -> None:
+@pytest.mark.parametrize("name", sorted(ATTACK_FAMILIES))
+def test_every_attack_family_is_found_early(report: dict[str, Any], name: str) -> None:
     row = family(report, "attack", name)
-    assert row["rate"] >= floor, row
+    assert row["rate"] >= (RECALL_FLOOR_HYDRA if name == "hydra" else RECALL_FLOOR_DEDICATED), row
     assert row["requests_to_detect"]["median"] <= MAX_REQUESTS_TO_DETECT_MEDIAN, row
-    assert row["campaign_seconds_to_detect"] <= MAX_CAMPAIGN_MINUTES_TO_DETECT * 60, row
+    assert row["requests_to_detect"]["p90"] <= MAX_REQUESTS_TO_DETECT_P90, row
+    minutes = MAX_CAMPAIGN_MINUTES.get(name, MAX_CAMPAIGN_MINUTES_DEFAULT)
+    assert row["campaign_seconds_to_detect"] <= minutes * 60, row
 
 
-def test_campaign_recall_floor(report: dict[str, Any]) -> None:
-    assert report["campaign_recall"] >= CAMPAIGN_RECALL_FLOOR
+def test_campaign_recall(report: dict[str, Any]) -> None:
+    assert report["campaign_recall"] == 1.0
 
 
-def test_false_positive_ceilings(report: dict[str, Any]) -> None:
-    benign = [f for f in report["families"] if f["label"] == "benign"]
-    assert {f["family"] for f in benign} == {
-        "chat",
-        "step_by_step_user",
-        "corporate_nat",
-        "coding_agent",
-        "batch_user",
-        "rag_app",
-        "translation_pipeline",
-        "eval_harness",
-    }
-    for row in benign:
-        assert row["rate"] <= FPR_CEILING_PER_FAMILY, row
-    assert report["false_positive_rate"] <= FPR_CEILING_OVERALL
+@pytest.mark.parametrize("name", sorted(BENIGN_FAMILIES))
+def test_no_benign_family_is_alerted(report: dict[str, Any], name: str) -> None:
+    row = family(report, "benign", name)
+    assert row["rate"] <= FPR_CEILING_PER_FAMILY, row
 
 
-def test_the_report_shows_every_campaign_and_family(
+def test_the_report_shows_every_campaign_family_and_signal(
     backtest_run: Path, report: dict[str, Any]
 ) -> None:
     html = (backtest_run / "report.html").read_text(encoding="utf-8")
@@ -113,6 +99,12 @@ def test_the_report_shows_every_campaign_and_family(
             verdict = "accounts alerted" if row["alerted"] else "not detected"
             assert re.search(rf"{row['family']}: [^<]*{verdict}", timelines), row["family"]
         assert f'<td class="l">{row["family"]}</td>' in html
+    # which signals carried each family: the combined rule's members at their thresholds
+    signals = {(r["label"], r["family"]): r["signals"] for r in report["signals_by_family"]}
+    reasoning = signals[("attack", "reasoning_harvest")]["reasoning_elicitation"]
+    assert reasoning["at_threshold"] == family(report, "attack", "reasoning_harvest")["accounts"]
+    assert signals[("benign", "rag_app")]["volume_harvest"]["at_threshold"] == 0
+    assert "Signals by family" in html and "Shadow findings" in html
     alerts = (backtest_run / "alerts.jsonl").read_bytes().splitlines()
     assert len(alerts) == report["alerts"]
     first = orjson.loads(alerts[0])

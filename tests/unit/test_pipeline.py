@@ -78,11 +78,17 @@ async def test_first_alert_fires_on_the_event_that_crosses_the_threshold(
     assert {"volume_harvest", "template_concentration", "reasoning_elicitation"} <= carried
 
 
-async def test_a_batch_judges_each_account_on_its_last_event(config: DetectionConfig) -> None:
+async def test_a_batch_judges_each_account_every_ten_events_and_at_its_last(
+    config: DetectionConfig,
+) -> None:
     events = harvest_events("acct_h", 300)
     alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), encode(events), 100)
-    # the batch holding events 100-199 is judged at event 199
-    assert [a["fired_at"] for a in alerts] == ["2026-02-23T13:19:00.000Z"]
+    # events 100-199 in one batch: judged at 109, 119, 129 (the first past the 121st), ...
+    assert [a["fired_at"] for a in alerts] == ["2026-02-23T12:09:00.000Z"]
+    events = harvest_events("acct_k", 125)
+    alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), encode(events), 125)
+    # one batch of 125: the 121st event is not a tenth one; the last one (125th) is judged
+    assert [a["fired_at"] for a in alerts] == ["2026-02-23T12:04:00.000Z"]
 
 
 async def test_replaying_the_same_events_changes_nothing(config: DetectionConfig) -> None:
