@@ -41,6 +41,15 @@ class StateConfig(StrictModel):
     key_prefix: str = Field("dw", pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
+class ModelsConfig(StrictModel):
+    """When a model counts as newly released (the model-pivot signal): first seen by the
+    registry at least `warmup_hours` after the registry began (every model is "first seen" on
+    the day distillwatch is installed), and requested within `new_for_hours` of that."""
+
+    warmup_hours: float = Field(6.0, ge=0)
+    new_for_hours: float = Field(72.0, gt=0)
+
+
 class AlertingConfig(StrictModel):
     cooldown_seconds: PositiveInt = 3600  # one firing alert per rule and subject per cooldown
     runbook_base_url: str = "https://distillwatch.dev/runbooks/"
@@ -53,6 +62,7 @@ class DetectionConfig(StrictModel):
     windows: dict[str, WindowConfig]
     state: StateConfig = Field(default_factory=lambda: StateConfig())
     alerting: AlertingConfig = Field(default_factory=lambda: AlertingConfig())
+    models: ModelsConfig = Field(default_factory=lambda: ModelsConfig())
     max_event_bytes: PositiveInt = 4 * 1024 * 1024
     # Rule files (globs relative to this file); the loader reads them into `rules`.
     rule_files: tuple[str, ...] = ("rules/*.yaml",)

@@ -7,7 +7,7 @@ long replay keeps memory bounded.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from detectors.contract import StateLayout
@@ -21,7 +21,15 @@ from detectors.windows import (
     WindowUpdate,
     window_specs,
 )
-from streams.store import COOLDOWN, GRANTED, PENDING, AlertClaim, ClaimResult, WindowStore
+from streams.store import (
+    COOLDOWN,
+    GRANTED,
+    PENDING,
+    REGISTRY_START,
+    AlertClaim,
+    ClaimResult,
+    WindowStore,
+)
 
 SWEEP_EVERY_UPDATES = 50_000
 
@@ -51,6 +59,7 @@ class MemoryWindowStore(WindowStore):
         self._updates_since_sweep = 0
         self._newest_ts = 0.0
         self._layout_version = ""
+        self._models: dict[str, float] = {}  # model -> earliest event time seen
 
     async def apply(
         self,
@@ -111,6 +120,13 @@ class MemoryWindowStore(WindowStore):
         for account in idle:
             del self._accounts[account]
         self._updates_since_sweep = 0
+
+    async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:
+        for model, ts in (*seen.items(), *((REGISTRY_START, t) for t in seen.values())):
+            known = self._models.get(model)
+            if known is None or ts < known:
+                self._models[model] = ts
+        return {m: self._models[m] for m in (*seen, REGISTRY_START) if m in self._models}
 
     async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:
         results = []

@@ -25,7 +25,7 @@ from detectors.findings import SEVERITY_RANK, Finding
 from detectors.ruleset import BoundRule, BoundRuleSet
 from detectors.windows import APPLIED, DUPLICATE, WindowReading, WindowUpdate
 from streams.metrics import Metrics
-from streams.store import COOLDOWN, AlertClaim, WindowStore, account_tag
+from streams.store import COOLDOWN, REGISTRY_START, AlertClaim, WindowStore, account_tag
 
 log = logging.getLogger(__name__)
 SHADOW_SUFFIX = "#shadow"
@@ -70,8 +70,8 @@ class UpdateBuilder:
             (j * BIN_KEY_STRIDE, spec.size, BINS[spec.name]) for j, spec in enumerate(layout.bins)
         )
 
-    def __call__(self, event: InferenceEvent) -> WindowUpdate:
-        features = extract(event)
+    def __call__(self, event: InferenceEvent, new_model: bool = False) -> WindowUpdate:
+        features = extract(event, new_model)
         keys: list[int] = []
         for base, size, values in self.bins:
             for value in values(features):
@@ -127,7 +127,8 @@ class DetectionPipeline:
                 outcome.dead_letters.append(DeadLetter(index, error.reason, error.detail))
         bound = config.bound
         build = self._update_builder(bound)
-        updates = [build(event) for event in outcome.events]
+        new = await self._new_models(outcome.events, config)
+        updates = [build(event, new(event)) for event in outcome.events]
         outcome.readings = await self.store.apply(
             updates, bound.layout, config.state.dedupe_horizon_seconds
         )
@@ -135,6 +136,27 @@ class DetectionPipeline:
         await self._claim(outcome, findings, config)
         self._count(outcome)
         return outcome
+
+    async def _new_models(
+        self, events: Sequence[InferenceEvent], config: DetectionConfig
+    ) -> Callable[[InferenceEvent], bool]:
+        """Note each model's first sighting in the shared registry (one round trip per batch)
+        and tell, per event, whether it asks for a newly released model."""
+        seen: dict[str, float] = {}
+        for event in events:
+            if event.timestamp < seen.get(event.model, float("inf")):
+                seen[event.model] = event.timestamp
+        first = await self.store.note_models(seen) if seen else {}
+        start = first.get(REGISTRY_START, 0.0)
+        warmup = config.models.warmup_hours * 3600
+        fresh_for = config.models.new_for_hours * 3600
+        released = {m: t for m, t in first.items() if m != REGISTRY_START and t - start >= warmup}
+
+        def is_new(event: InferenceEvent) -> bool:
+            at = released.get(event.model)
+            return at is not None and event.timestamp - at <= fresh_for
+
+        return is_new
 
     def _detect(
         self, outcome: BatchOutcome, config: DetectionConfig
@@ -174,9 +196,10 @@ class DetectionPipeline:
                 continue
             account = event.account_id
             last[account] = index
-            count = seen[account] = seen.get(account, 0) + 1
-            if count % JUDGE_EVERY == 0:
-                judged.append(index)
+            if reading.status == APPLIED:  # a redelivery does not bring a judgement forward
+                count = seen[account] = seen.get(account, 0) + 1
+                if count % JUDGE_EVERY == 0:
+                    judged.append(index)
         positions = sorted(set(judged).union(last.values()))
         for position in positions:
             event, reading = outcome.events[position], outcome.readings[position]

@@ -8,6 +8,7 @@ Keys for account `acct_42`, prefix `dw`, layout version `3f9a1c2e`, windows 1h/2
   dw:{acct:acct_42}:L3f9a1c2e:w:1h:<bucket>  hash  s<i>, b<key>: one bucket's contribution
   dw:{acct:acct_42}:L3f9a1c2e:w:24h ...
   dw:{acct:acct_42}:alert:<rule id>       hash  id, ts, sent (alert ledger; not versioned)
+  dw:models                               hash  model -> earliest event time (the registry)
 The layout version (detectors/contract.py `StateLayout.version`) changes with the measures
 and windows, so a new layout starts fresh keys and old ones expire unread.
 Every key of an account shares the hash tag `{acct:acct_42}`, so one script call per account
@@ -18,7 +19,7 @@ TTL on every key = window + one bucket (the seen zset: the longest TTL), refresh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -27,7 +28,7 @@ from redis.exceptions import NoScriptError
 
 from detectors.contract import BIN_KEY_STRIDE, StateLayout
 from detectors.windows import WindowReading, WindowUpdate, window_specs
-from streams.store import AlertClaim, ClaimResult, WindowStore, account_tag
+from streams.store import REGISTRY_START, AlertClaim, ClaimResult, WindowStore, account_tag
 
 
 def _lua(name: str) -> str:
@@ -42,7 +43,8 @@ class RedisWindowStore(WindowStore):
         self._prefix = key_prefix
         self._claim_ttl = claim_ttl_seconds
         self._sources = {
-            name: _lua(f"{name}.lua") for name in ("window_apply", "alert_claim", "alert_confirm")
+            name: _lua(f"{name}.lua")
+            for name in ("window_apply", "alert_claim", "alert_confirm", "models_note")
         }
         self._shas: dict[str, str] = {}
 
@@ -128,6 +130,16 @@ class RedisWindowStore(WindowStore):
                 )
                 readings[i] = WindowReading(int(row[0]), totals)
         return [r for r in readings if r is not None]
+
+    async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:
+        if not seen:
+            return {}
+        args: list[int | float | str] = []
+        for model, ts in seen.items():
+            args += [model, repr(ts)]
+        (reply,) = await self._run([("models_note", [f"{self._prefix}:models"], args)])
+        values = [float(v) for v in reply]
+        return {**dict(zip(seen, values, strict=False)), REGISTRY_START: values[-1]}
 
     async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:
         if not claims:

@@ -13,12 +13,13 @@ handed back as *pending* on the next finding, so the redelivered batch re-emits 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from detectors.contract import StateLayout
 from detectors.windows import WindowReading, WindowUpdate
 
+REGISTRY_START = ""  # key of the model registry's own start time (no model is named "")
 GRANTED = "granted"
 PENDING = "pending"
 COOLDOWN = "cooldown"
@@ -56,6 +57,12 @@ class WindowStore(abc.ABC):
     ) -> list[WindowReading]:
         """Count each update in its account's windows, in order; one reading per update.
         State is kept per layout version: a new layout never reads another's numbers."""
+
+    @abc.abstractmethod
+    async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:
+        """Record the earliest event time each model was seen at (`seen`: model -> the earliest
+        time in this batch) and return the earliest known for each, plus, under the key
+        REGISTRY_START, the earliest event time of any model: when the registry began."""
 
     @abc.abstractmethod
     async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:

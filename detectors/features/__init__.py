@@ -51,6 +51,7 @@ class EventFeatures(NamedTuple):
     payload: int  # fingerprint of the whole prompt (exact repeats)
     sampling: int  # fingerprint of the sampling tuple
     hour: int  # hour of day (UTC) of the event
+    new_model: bool  # asks for a model released recently (from the pipeline's model registry)
     logit_ids: tuple[int, ...]  # hashes of a sample of the token ids given a logit bias
 
 
@@ -128,7 +129,7 @@ def _system_markers(system: str) -> tuple[bool, bool, bool, bool]:
     return _markers(system)
 
 
-def extract(event: InferenceEvent) -> EventFeatures:
+def extract(event: InferenceEvent, new_model: bool = False) -> EventFeatures:
     request, response, usage = event.request, event.response, event.usage
     single = is_single_turn(event)
     text = _prompt_text(event)
@@ -179,5 +180,6 @@ def extract(event: InferenceEvent) -> EventFeatures:
         payload=payload,
         sampling=_sampling_fingerprint(event),
         hour=int(event.timestamp // 3600 % 24),
+        new_model=new_model,
         logit_ids=_sampled_token_ids(bias) if bias else (),
     )

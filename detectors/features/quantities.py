@@ -47,6 +47,7 @@ SUMS: dict[str, Callable[[EventFeatures], int]] = {
     "logprob_tiny": lambda f: int(f.logprob_tiny),
     "logit_bias_requests": lambda f: int(f.logit_bias_size > 0),
     "logit_bias_entries": lambda f: f.logit_bias_size,
+    "new_model": lambda f: int(f.new_model),
 }
 for _index, _name in enumerate(CLASS_NAMES):
     SUMS[f"capability_{_name}"] = lambda f, i=_index: int(f.capability == i)  # type: ignore[misc]

@@ -12,6 +12,7 @@ from detectors.rules.capability_targeting import CapabilityTargeting
 from detectors.rules.extraction_score import ExtractionScore
 from detectors.rules.instruction_generation import InstructionGeneration
 from detectors.rules.logit_probe import LogitProbe
+from detectors.rules.model_pivot import ModelPivot
 from detectors.rules.reasoning_elicitation import ReasoningElicitation
 from detectors.rules.rubric_grading import RubricGrading
 from detectors.rules.sampling_fingerprint import SamplingFingerprint
@@ -28,5 +29,6 @@ CATALOG: dict[str, type[WindowedDetector]] = {
     "sampling_fingerprint": SamplingFingerprint,
     "automation_cadence": AutomationCadence,
     "logit_probe": LogitProbe,
+    "model_pivot": ModelPivot,
     "extraction_score": ExtractionScore,
 }

@@ -13,7 +13,7 @@ from detectors.contract import BIN_KEY_STRIDE, Bins, StateLayout, Sum
 from detectors.windows import APPLIED, DUPLICATE, LATE, WindowUpdate
 from streams.memory_store import MemoryWindowStore
 from streams.redis_store import RedisWindowStore
-from streams.store import COOLDOWN, GRANTED, PENDING, AlertClaim, WindowStore
+from streams.store import COOLDOWN, GRANTED, PENDING, REGISTRY_START, AlertClaim, WindowStore
 
 # Sums (requests, input_tokens, output_tokens, single_turn) and two histograms.
 WINDOWS = LAYOUT = StateLayout.from_measures(
@@ -172,3 +172,18 @@ async def test_random_streams_give_identical_readings(
         chunk = updates[start : start + batch]
         expected = await reference.apply(chunk, WINDOWS, HORIZON)
         assert await store.apply(chunk, WINDOWS, HORIZON) == expected
+
+
+async def test_the_model_registry_keeps_each_models_earliest_sighting(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    first = await store.note_models({"frontier-large": T0 + 50, "frontier-small": T0 + 10})
+    assert first == {"frontier-large": T0 + 50, "frontier-small": T0 + 10, REGISTRY_START: T0 + 10}
+    # a later batch, with an out-of-order earlier sighting of one model and a new model
+    again = await store.note_models({"frontier-large": T0 + 5, "frontier-large-2": T0 + 900})
+    assert again == {
+        "frontier-large": T0 + 5,
+        "frontier-large-2": T0 + 900,
+        REGISTRY_START: T0 + 5,
+    }

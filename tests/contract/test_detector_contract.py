@@ -140,8 +140,19 @@ def judge_cadence(e: dict[str, Any]) -> bool:
 
 def judge_logit(e: dict[str, Any]) -> bool:
     t = e["thresholds"]
-    return _at_least(e["logit_bias_requests"], t["min_requests"]) and _at_least(
-        e["distinct_biased_token_ids"], t["min_distinct_ids"]
+    return (
+        _at_least(e["logit_bias_requests"], t["min_requests"])
+        and _at_least(e["distinct_biased_token_ids"], t["min_distinct_ids"])
+        and _at_least(e["novelty"], t["min_novelty"])
+    )
+
+
+def judge_pivot(e: dict[str, Any]) -> bool:
+    t = e["thresholds"]
+    return (
+        _at_least(e["requests"], t["min_requests"])
+        and _at_least(e["new_model_share"], t["min_share"])
+        and _at_least(e["prior_requests"], t["min_prior_requests"])
     )
 
 
@@ -173,6 +184,7 @@ JUDGES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "sampling_fingerprint": judge_sampling,
     "automation_cadence": judge_cadence,
     "logit_probe": judge_logit,
+    "model_pivot": judge_pivot,
     "extraction_score": judge_combined,
 }
 

@@ -170,3 +170,41 @@ async def test_volume_far_over_the_tier_limit_raises_the_page(config: DetectionC
     evidence = alerts[0]["evidence"]["extraction_score"]
     assert evidence["score"] < 3.5  # not critical by score
     assert "1h.requests" in evidence["signals"]["volume_harvest"]["volume"]["limits_crossed"]
+
+
+def model_events(
+    start: float, hours: float, share_new: float, account: str = "acct_t"
+) -> list[dict[str, Any]]:
+    """A templated harvest of one request every 3 minutes, `share_new` of it on the new model."""
+    count = int(hours * 20)
+    return [
+        make_event(account, start + i * 180, text=harvest_text(i),
+                   model="frontier-large-2" if (i % 10) < share_new * 10 else "frontier-large")
+        for i in range(count)
+    ]  # fmt: skip
+
+
+async def test_an_established_account_pivoting_to_a_new_model(config: DetectionConfig) -> None:
+    """Another account keeps the registry busy from T0; the new model first appears 12 hours
+    later (after the registry's warm-up), and the harvester moves 60% of its traffic to it."""
+    before = model_events(T0, 12, 0.0)
+    after = model_events(T0 + 12 * 3600, 6, 0.6)
+    for i, event in enumerate(after):
+        event["event_id"] = f"after-{i}"
+    risks, _ = await final_risks(config, before + after)
+    assert risks["model_pivot"] >= 1.0
+
+
+async def test_a_new_customer_on_a_new_model_is_not_a_pivot(config: DetectionConfig) -> None:
+    registry = [make_event("acct_other", T0 + h * 3600) for h in range(12)]
+    newcomer = model_events(T0 + 12 * 3600, 6, 1.0)
+    risks, _ = await final_risks(config, registry + newcomer)
+    assert risks["model_pivot"] < 1.0  # no history before the release
+
+
+async def test_every_model_is_old_during_the_registrys_warm_up(config: DetectionConfig) -> None:
+    early = model_events(T0, 2, 0.0) + model_events(T0 + 2 * 3600, 4, 0.6)
+    for i, event in enumerate(early):
+        event["event_id"] = f"e-{i}"
+    risks, _ = await final_risks(config, sorted(early, key=lambda e: e["timestamp"]))
+    assert risks["model_pivot"] < 1.0  # "frontier-large-2" was first seen 2 h in: not a release
