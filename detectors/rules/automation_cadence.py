@@ -14,7 +14,7 @@ max_hourly_cv. Evidence: active hours, hourly CV, thresholds.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, PositiveInt
@@ -48,19 +48,13 @@ class AutomationCadence(WindowedDetector):
     params: CadenceParams
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
-        self._req = layout.sum_index("requests")
         self._filled = layout.filled_index("hour_of_day")
         self._sumsq = layout.sumsq_index("hour_of_day")
 
-    def window_risk(self, view: AccountView, window: int) -> float:
-        t = view.totals[window]
-        requests = t[self._req]
-        if requests < self.params.min_requests:  # not judged yet: progress to the minimum
-            return requests / self.params.min_requests
+    def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:
         p = self.params
         cv = hourly_cv(requests, t[self._sumsq])
         return min(
-            requests / p.min_requests,
             t[self._filled] / p.min_active_hours,
             p.max_hourly_cv / cv if cv > 0 else math.inf,
         )

@@ -3,7 +3,7 @@ index binding, and risk as the best window. Each detector module supplies its ow
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field, PositiveInt
@@ -55,12 +55,24 @@ class WindowedDetector:
     def bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
         self.layout = layout
         self._windows = tuple(layout.window_index(name) for name in self.windows())
+        self._req = layout.sum_index("requests")
         self._bind(layout, peers)
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
         """Resolve the indexes of the declared measures."""
 
     def window_risk(self, view: AccountView, window: int) -> float:
+        """Below `min_requests` the window is not judged yet, and its risk is the progress to
+        that minimum; from there on, the detector's own conditions."""
+        t = view.totals[window]
+        requests = t[self._req]
+        minimum: int = getattr(self.params, "min_requests", 1)
+        if requests < minimum:
+            return requests / minimum
+        return self.judged_risk(view, window, t, requests)
+
+    def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:
+        """Threshold units of the detector's conditions, on a window with enough requests."""
         raise NotImplementedError
 
     def describe(self, view: AccountView, window: int) -> dict[str, Any]:
@@ -119,17 +131,10 @@ class ShareDetector(WindowedDetector):
     params: ShareParams
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
-        self._req = layout.sum_index("requests")
         self._hits = layout.sum_index(self.COUNTER)
 
-    def window_risk(self, view: AccountView, window: int) -> float:
-        t = view.totals[window]
-        requests = t[self._req]
-        if requests < self.params.min_requests:  # not judged yet: progress to the minimum
-            return requests / self.params.min_requests
-        return min(
-            requests / self.params.min_requests, t[self._hits] / requests / self.params.min_share
-        )
+    def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:
+        return t[self._hits] / requests / self.params.min_share
 
     def describe(self, view: AccountView, window: int) -> dict[str, Any]:
         t = view.totals[window]

@@ -12,7 +12,7 @@ classes (which classes count as targeted). Evidence: the account's mix and the t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
@@ -37,20 +37,15 @@ class CapabilityTargeting(WindowedDetector):
     params: CapabilityParams
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
-        self._req = layout.sum_index("requests")
         self._all = {n: layout.sum_index(f"capability_{n}") for n in CLASS_NAMES}
         self._targeted = tuple(self._all[n] for n in self.params.classes)
 
-    def window_risk(self, view: AccountView, window: int) -> float:
-        t = view.totals[window]
-        requests = t[self._req]
-        if requests < self.params.min_requests:  # not judged yet: progress to the minimum
-            return requests / self.params.min_requests
+    def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:
         top = 0
         for i in self._targeted:
             if t[i] > top:
                 top = t[i]
-        return min(requests / self.params.min_requests, top / requests / self.params.min_share)
+        return top / requests / self.params.min_share
 
     def describe(self, view: AccountView, window: int) -> dict[str, Any]:
         t = view.totals[window]

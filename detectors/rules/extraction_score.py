@@ -25,7 +25,7 @@ State: nothing of its own beyond the hour-of-day histogram; members declare thei
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
@@ -76,7 +76,6 @@ class ExtractionScore(WindowedDetector):
         for group in (*self.params.required_groups, *self.params.content_groups):
             if group not in groups:
                 raise ValueError(f"group {group!r} has no member that is not off")
-        self._req = layout.sum_index("requests")
         self._active = layout.filled_index("hour_of_day")
         self._rate_window = layout.window_index(self.params.rate_window)
         self._rate_hours = layout.windows[self._rate_window][1] / 3600
@@ -93,12 +92,8 @@ class ExtractionScore(WindowedDetector):
                 weighted[member.group] = w
         return strengths, sum(weighted.values())
 
-    def window_risk(self, view: AccountView, window: int) -> float:
-        t = view.totals[window]
-        requests = t[self._req]
+    def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:
         p = self.params
-        if requests < p.min_requests:
-            return requests / p.min_requests
         # Cheap gates first: below one of them the rule cannot fire, and its progress says
         # how far (risk is then that gate's value, an upper bound of the exact minimum).
         risk = t[self._active] / p.min_active_hours

@@ -16,7 +16,7 @@ Evidence: the new-model share, prior requests, thresholds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, PositiveInt
@@ -41,7 +41,6 @@ class ModelPivot(WindowedDetector):
     params: ModelPivotParams
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
-        self._req = layout.sum_index("requests")
         self._new = layout.sum_index("new_model")
         self._prior = layout.window_index(self.params.prior_window)
 
@@ -50,12 +49,8 @@ class ModelPivot(WindowedDetector):
         t = view.totals[self._prior]
         return int(t[self._req] - t[self._new])
 
-    def window_risk(self, view: AccountView, window: int) -> float:
-        t = view.totals[window]
-        requests = t[self._req]
+    def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:
         p = self.params
-        if requests < p.min_requests:
-            return requests / p.min_requests
         return min(
             t[self._new] / requests / p.min_share,
             self._prior_requests(view) / p.min_prior_requests,

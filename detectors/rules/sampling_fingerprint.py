@@ -12,7 +12,7 @@ Params: windows, min_requests, min_concentration. Evidence: concentration, n >= 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field
@@ -35,19 +35,11 @@ class SamplingFingerprint(WindowedDetector):
     params: SamplingParams
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
-        self._req = layout.sum_index("requests")
         self._sumsq = layout.sumsq_index("sampling")
         self._multi = layout.sum_index("multi_n")
 
-    def window_risk(self, view: AccountView, window: int) -> float:
-        t = view.totals[window]
-        requests = t[self._req]
-        if requests < self.params.min_requests:  # not judged yet: progress to the minimum
-            return requests / self.params.min_requests
-        p = self.params
-        return min(
-            requests / p.min_requests, concentration(t[self._sumsq], requests) / p.min_concentration
-        )
+    def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:
+        return concentration(t[self._sumsq], requests) / self.params.min_concentration
 
     def describe(self, view: AccountView, window: int) -> dict[str, Any]:
         t = view.totals[window]

@@ -22,7 +22,7 @@ Evidence: concentration, payload diversity, expansion, length correlation, thres
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field
@@ -80,7 +80,6 @@ class TemplateConcentration(WindowedDetector):
     params: TemplateParams
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
-        self._req = layout.sum_index("requests")
         self._i = {n: layout.sum_index(n) for n in _SUMS}
         self._prefix = layout.sumsq_index("template_prefix")
         self._suffix = layout.sumsq_index("template_suffix")
@@ -97,14 +96,10 @@ class TemplateConcentration(WindowedDetector):
         expansion = share(t[self._i["io_out"]], t[self._i["io_in"]])
         return requests, conc, diversity, expansion, length_correlation(t, self._i)
 
-    def window_risk(self, view: AccountView, window: int) -> float:
-        t = view.totals[window]
-        if t[self._req] < self.params.min_requests:  # not judged yet: progress to the minimum
-            return t[self._req] / self.params.min_requests
-        requests, conc, diversity, expansion, corr = self._numbers(t)
+    def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:
+        _, conc, diversity, expansion, corr = self._numbers(t)
         p = self.params
         return min(
-            requests / p.min_requests,
             conc / p.min_concentration,
             diversity / p.min_payload_diversity,
             expansion / p.min_expansion,

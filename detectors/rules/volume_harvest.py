@@ -20,7 +20,7 @@ Evidence: the shares and their thresholds; volume against the tier's limits (rai
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, PositiveInt, model_validator
@@ -90,7 +90,7 @@ class VolumeHarvest(WindowedDetector):
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
         self._i = {n: layout.sum_index(n) for n in _COUNTS}
-        self._req, self._single = self._i["requests"], self._i["single_turn"]
+        self._single = self._i["single_turn"]
         self._second = self._i["second_turn"]
         self._answered, self._completed = self._i["answered"], self._i["completed"]
         self._io_in, self._io_out = self._i["io_in"], self._i["io_out"]
@@ -99,14 +99,9 @@ class VolumeHarvest(WindowedDetector):
                 if window not in layout.window_names:
                     raise ValueError(f"tiers.{tier} names unknown window {window!r}")
 
-    def window_risk(self, view: AccountView, window: int) -> float:
-        t = view.totals[window]
-        requests = t[self._req]
-        if requests < self.params.min_requests:  # not judged yet: progress to the minimum
-            return requests / self.params.min_requests
+    def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:
         p = self.params
         return min(
-            requests / p.min_requests,
             _no_follow_up(t[self._single], t[self._second]) / p.no_follow_up_share,
             share(t[self._completed], t[self._answered]) / p.completed_share,
             share(t[self._io_out], t[self._io_in]) / p.min_expansion,
