@@ -11,6 +11,10 @@
 -- then per window: bucket_seconds, n_buckets, ttl
 -- then per event: event key, event time, S sum values, K, then K bin keys (each adds 1)
 -- Returns per event: status (0 applied, 1 duplicate, 2 late), then W x (S + 2B) totals.
+--
+-- Everything is computed in Lua tables and written once at the end of the call (one HSET
+-- per window, one HINCRBY per bucket field touched): a batch of an account's events costs a
+-- few writes per window, not a few per event.
 local horizon = tonumber(ARGV[1])
 local W = tonumber(ARGV[2])
 local S = tonumber(ARGV[3])
@@ -33,59 +37,63 @@ local newest = redis.call('ZRANGE', seen, -1, -1, 'WITHSCORES')
 local max_ts = nil
 if #newest == 2 then max_ts = tonumber(newest[2]) end
 
--- Running aggregates per window: sums[w][i], filled[w][j], sumsq[w][j].
+-- Per window: running aggregates (sums, then filled, then sumsq), the head, bin counts read
+-- so far (`bins`), bins changed (`dirty`), and bucket increments not yet written (`pending`).
 local agg_fields = {}
 for i = 1, S do agg_fields[#agg_fields + 1] = 't' .. i end
 for j = 1, B do agg_fields[#agg_fields + 1] = 'f' .. j end
 for j = 1, B do agg_fields[#agg_fields + 1] = 'q' .. j end
-local head, agg = {}, {}
-for w = 1, W do
+local head, agg, bins, dirty, pending, touched_window = {}, {}, {}, {}, {}, {}
+local function load_window(w)
   local key = KEYS[1 + w]
   local h = redis.call('HGET', key, 'h')
-  if h then head[w] = tonumber(h) end
+  head[w] = h and tonumber(h) or nil
   agg[w] = {}
   if #agg_fields > 0 then
     local values = redis.call('HMGET', key, unpack(agg_fields))
     for k = 1, #agg_fields do agg[w][k] = tonumber(values[k]) or 0 end
   end
+  bins[w], dirty[w], pending[w] = {}, {}, {}
 end
-local touched_buckets = {}
+for w = 1, W do load_window(w) end
 
-local function set_agg(w, k, v)
-  agg[w][k] = v
-  redis.call('HSET', KEYS[1 + w], agg_fields[k], int(v))
+local function bin_count(w, field)
+  local count = bins[w][field]
+  if count == nil then
+    count = tonumber(redis.call('HGET', KEYS[1 + w], field)) or 0
+    bins[w][field] = count
+  end
+  return count
 end
 
--- Move `delta` into bin `bin_field` of window w, keeping filled and sumsq of its histogram.
-local function move_bin(w, key_num, bin_field, delta)
-  local key = KEYS[1 + w]
-  local count = tonumber(redis.call('HGET', key, bin_field)) or 0
+-- Move `delta` into bin `field` of window w, keeping filled and sumsq of its histogram.
+local function move_bin(w, key_num, field, delta)
+  local count = bin_count(w, field)
   local left = count + delta
   local j = math.floor(key_num / stride) + 1
   local fk, qk = S + j, S + B + j
-  set_agg(w, qk, agg[w][qk] + left * left - count * count)
-  if left == 0 then
-    redis.call('HDEL', key, bin_field)
-    set_agg(w, fk, agg[w][fk] - 1)
-  else
-    redis.call('HSET', key, bin_field, int(left))
-    if count == 0 then set_agg(w, fk, agg[w][fk] + 1) end
-  end
+  agg[w][qk] = agg[w][qk] + left * left - count * count
+  if left == 0 then agg[w][fk] = agg[w][fk] - 1 elseif count == 0 then agg[w][fk] = agg[w][fk] + 1 end
+  bins[w][field] = left
+  dirty[w][field] = true
 end
 
 local function drop_bucket(w, bucket)
   local bkey = KEYS[1 + w] .. ':' .. int(bucket)
   local fields = redis.call('HGETALL', bkey)
+  local amounts = pending[w][bkey] or {}
   for k = 1, #fields, 2 do
-    local name, value = fields[k], tonumber(fields[k + 1])
-    local kind = string.sub(name, 1, 1)
-    if kind == 's' then
+    amounts[fields[k]] = (amounts[fields[k]] or 0) + tonumber(fields[k + 1])
+  end
+  for name, value in pairs(amounts) do
+    if string.sub(name, 1, 1) == 's' then
       local i = tonumber(string.sub(name, 2))
-      set_agg(w, i, agg[w][i] - value)
-    elseif kind == 'b' then
+      agg[w][i] = agg[w][i] - value
+    else
       move_bin(w, tonumber(string.sub(name, 2)), name, -value)
     end
   end
+  pending[w][bkey] = nil
   redis.call('DEL', bkey)
 end
 
@@ -94,16 +102,14 @@ local function reset_window(w)
     redis.call('DEL', KEYS[1 + w] .. ':' .. int(old))
   end
   redis.call('DEL', KEYS[1 + w])
-  for k = 1, #agg_fields do agg[w][k] = 0 end
+  load_window(w)  -- everything reads as empty now
 end
 
 local function add_to_window(w, ts, base, n_keys)
-  local key = KEYS[1 + w]
   local b = math.floor(ts / bucket_s[w])
   local n = n_buckets[w]
   if head[w] == nil then
     head[w] = b
-    redis.call('HSET', key, 'h', int(b))
   elseif b > head[w] then
     if b - head[w] >= n then
       reset_window(w)
@@ -111,24 +117,26 @@ local function add_to_window(w, ts, base, n_keys)
       for old = head[w] - n + 1, b - n do drop_bucket(w, old) end
     end
     head[w] = b
-    redis.call('HSET', key, 'h', int(b))
   elseif b <= head[w] - n then
     return  -- late for this window
   end
-  local bkey = key .. ':' .. int(b)
-  touched_buckets[bkey] = ttl[w]
+  touched_window[w] = true
+  local bkey = KEYS[1 + w] .. ':' .. int(b)
+  local adds = pending[w][bkey]
+  if adds == nil then adds = {}; pending[w][bkey] = adds end
   for i = 1, S do
     local v = tonumber(ARGV[base + 1 + i])
     if v ~= 0 then
-      redis.call('HINCRBY', bkey, 's' .. i, int(v))
-      set_agg(w, i, agg[w][i] + v)
+      local f = 's' .. i
+      adds[f] = (adds[f] or 0) + v
+      agg[w][i] = agg[w][i] + v
     end
   end
   for k = 1, n_keys do
     local key_num = tonumber(ARGV[base + 2 + S + k])
-    local bin_field = 'b' .. int(key_num)
-    redis.call('HINCRBY', bkey, bin_field, 1)
-    move_bin(w, key_num, bin_field, 1)
+    local field = 'b' .. int(key_num)
+    adds[field] = (adds[field] or 0) + 1
+    move_bin(w, key_num, field, 1)
   end
 end
 
@@ -161,9 +169,42 @@ while base <= #ARGV do
   base = base + 3 + S + n_keys
 end
 
+-- Lua's unpack takes a few thousand values at most: long field lists go out in chunks.
+local CHUNK = 1000
+local function in_chunks(command, key, items)
+  for first = 1, #items, CHUNK do
+    redis.call(command, key, unpack(items, first, math.min(#items, first + CHUNK - 1)))
+  end
+end
+
+-- Write what changed, once.
+for w = 1, W do
+  if touched_window[w] then
+    local key = KEYS[1 + w]
+    local fields = {'h', int(head[w])}
+    for k = 1, #agg_fields do
+      fields[#fields + 1] = agg_fields[k]; fields[#fields + 1] = int(agg[w][k])
+    end
+    local emptied = {}
+    for field in pairs(dirty[w]) do
+      local count = bins[w][field]
+      if count == 0 then
+        emptied[#emptied + 1] = field
+      else
+        fields[#fields + 1] = field; fields[#fields + 1] = int(count)
+      end
+    end
+    in_chunks('HSET', key, fields)  -- pairs stay whole: CHUNK is even
+    in_chunks('HDEL', key, emptied)
+    for bkey, adds in pairs(pending[w]) do
+      for field, v in pairs(adds) do redis.call('HINCRBY', bkey, field, int(v)) end
+      redis.call('EXPIRE', bkey, ttl[w])
+    end
+  end
+end
+
 if touched then
   redis.call('EXPIRE', seen, seen_ttl)
   for w = 1, W do redis.call('EXPIRE', KEYS[1 + w], ttl[w]) end
-  for bkey, bucket_ttl in pairs(touched_buckets) do redis.call('EXPIRE', bkey, bucket_ttl) end
 end
 return out

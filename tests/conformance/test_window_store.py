@@ -187,3 +187,39 @@ async def test_the_model_registry_keeps_each_models_earliest_sighting(
         "frontier-large-2": T0 + 900,
         REGISTRY_START: T0 + 5,
     }
+
+
+async def test_a_batch_touching_thousands_of_bins_is_applied_whole(
+    make_store: StoreFactory,
+) -> None:
+    """A logit sweep puts thousands of histogram bins in one account's batch; the Redis
+    script writes them in chunks (Lua cannot unpack that many values at once)."""
+    wide = StateLayout.from_measures([Bins("logit_ids", 8192)], [("1m", 60, 10)])
+    base = wide.bins_index("logit_ids") * BIN_KEY_STRIDE
+    batch = [
+        WindowUpdate("a", f"e{i}", T0 + i * 0.01, (1,), tuple(base + i * 40 + k for k in range(40)))
+        for i in range(150)
+    ]
+    readings = await make_store().apply(batch, wide, HORIZON)
+    filled = readings[-1].totals[0][wide.filled_index("logit_ids")]
+    assert filled == 6000
+
+
+async def test_a_bucket_written_and_dropped_within_one_batch(make_store: StoreFactory) -> None:
+    """Events at 0 s, 30 s and 70 s of one account in one batch: the first one's bucket falls
+    out of the 1-minute window while the batch is still being applied."""
+    store = make_store()
+    readings = await store.apply(
+        [
+            update("a", "e1", T0, bins=(TEMPLATES + 1,)),
+            update("a", "e2", T0 + 30, bins=(TEMPLATES + 2,)),
+            update("a", "e3", T0 + 70, bins=(TEMPLATES + 2,)),
+        ],
+        WINDOWS,
+        HORIZON,
+    )
+    one_minute = readings[-1].totals[0]
+    f_t, q_t = LAYOUT.filled_index("template_prefix"), LAYOUT.sumsq_index("template_prefix")
+    assert (one_minute[0], one_minute[f_t], one_minute[q_t]) == (2, 1, 4)
+    later = await store.apply([update("a", "e4", T0 + 75)], WINDOWS, HORIZON)
+    assert later[0].totals[0][0] == 3 and later[0].totals[0][f_t] == 1
