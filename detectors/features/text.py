@@ -110,7 +110,7 @@ def _split_by_script(alternatives: tuple[str, ...]) -> tuple[re.Pattern[str], re
     return re.compile("|".join(ascii_only)), re.compile("|".join(alternatives))
 
 
-_NOUN_ASCII, _NOUN = _split_by_script(_NOUN_ALTERNATIVES)
+_NOUN = re.compile("|".join(_NOUN_ALTERNATIVES))
 # ... next to a word asking for all of it: a few words before the noun or right after it.
 _INTENSIFIER = re.compile(
     r"\b(?:complete|full|entire|whole|every|each|all|in full|in detail|detailed|exhaustive|"
@@ -147,6 +147,28 @@ def _near(low: str, start: int, end: int) -> str:
     return before + " " + (after[: stop.start()] if stop else after)
 
 
+# In ASCII text the nouns are these exact strings: found with str.find, several times faster
+# than scanning with their alternation.
+_ASCII_NOUNS = (
+    "reasoning", "thought process", "derivation", "rationale", "razonamiento",
+    "proceso de pensamiento", "raciocinio", "processo de pensamento", "raisonnement",
+    "reflexion", "uberlegung", "ueberlegung", "gedankengang", "herleitung", "begrundung",
+    "begruendung", "denkprozess", "losungsweg", "loesungsweg",
+)  # fmt: skip
+
+
+def _noun_spans(low: str) -> list[tuple[int, int]]:
+    if not low.isascii():
+        return [m.span() for m in _NOUN.finditer(low)]
+    spans = []
+    for noun in _ASCII_NOUNS:
+        at = low.find(noun)
+        while at >= 0:
+            spans.append((at, at + len(noun)))
+            at = low.find(noun, at + 1)
+    return spans
+
+
 def _strong_reasoning(low: str) -> bool:
     if low.isascii():  # the common case: no anchor, no marker
         if not any(anchor in low for anchor in _ASCII_ANCHORS):
@@ -155,8 +177,7 @@ def _strong_reasoning(low: str) -> bool:
             return True
     elif any(phrase in low for phrase in STRONG_PHRASES):
         return True
-    for match in (_NOUN_ASCII if low.isascii() else _NOUN).finditer(low):
-        start, end = match.span()
+    for start, end in _noun_spans(low):
         if _INTENSIFIER.search(_near(low, start, end)):
             return True
         if _BEHIND_ANSWER.match(low, end, end + 48):
