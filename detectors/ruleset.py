@@ -129,10 +129,12 @@ def bind_rules(rules: Sequence[Rule], windows: Sequence[tuple[str, int, int]]) -
             if name not in seen:
                 raise RuleSetError(f"rule {rule.id}: member {name!r} is not a rule id")
     live = [rule for rule in rules if rule.mode != "off"]
-    built = {rule.id: rule.build() for rule in live}
+    built = {rule.id: rule.build() for rule in rules}
     window_names = {name for name, _, _ in windows}
     measures: list[Measure] = []
-    for rule in live:
+    # The layout holds the measures of every rule, `off` ones too: switching a rule off or on
+    # is a hot-reloadable change of mode, not a change of state layout.
+    for rule in rules:
         detector = built[rule.id]
         unknown = [w for w in detector.windows() if w not in window_names]
         if unknown:
@@ -142,9 +144,10 @@ def bind_rules(rules: Sequence[Rule], windows: Sequence[tuple[str, int, int]]) -
                 raise RuleSetError(f"rule {rule.id}: unknown measure {measure.name!r}")
         measures += detector.measures()
     layout = StateLayout.from_measures(measures, windows)
+    peers = {rule.id: built[rule.id] for rule in live}
     for rule in live:
         try:
-            built[rule.id].bind(layout, built)
+            built[rule.id].bind(layout, peers)
         except (KeyError, ValueError) as error:
             raise RuleSetError(f"rule {rule.id}: {error}") from None
     return BoundRuleSet(layout, tuple(BoundRule(rule, built[rule.id]) for rule in live))

@@ -139,13 +139,16 @@ class ConfigWatcher:
             self._on_reload("invalid")
             log.error("config reload refused, keeping the last good configuration: %s", error)
             return False
-        if candidate.layout.version != self._config.layout.version:
+        if (
+            candidate.layout.version != self._config.layout.version
+            or candidate.state.key_prefix != self._config.state.key_prefix
+        ):
             self.reload_failures += 1
             self._on_reload("layout_change")
             log.error(
-                "config reload refused: it changes the state layout (%s -> %s: windows or the "
-                "measures of enabled rules); keeping the last good configuration. The change "
-                "applies on restart, with fresh state.",
+                "config reload refused: it changes the state layout (%s -> %s: windows, the "
+                "rules' measures, or the key prefix); keeping the last good configuration. The "
+                "change applies on restart, with fresh state.",
                 self._config.layout.version,
                 candidate.layout.version,
             )

@@ -12,26 +12,32 @@ from rich.table import Table
 
 from detectors.config import DetectionConfig
 from detectors.errors import ConfigError
-from streams.config_loader import _locate, load_config
+from streams.config_loader import _locate, config_files, load_config
 from streams.rule_files import load_rule_file
 
 
 def cmd_rules_validate(args: argparse.Namespace, out: Console) -> int:
-    """Validate the named rule files together, against the configured windows; without files,
-    the whole configuration. Raises ConfigError (file, line, rule, key, reason)."""
+    """Validate the named rule files in place of their configured namesakes, with the rest of
+    the configured rules and windows; without files, the whole configuration. Raises
+    ConfigError (file, line, rule, key, reason)."""
     if not args.files:
         config = load_config(args.config)
         out.print(f"{len(config.rules)} rules valid (layout {config.layout.version})")
         return 0
     base = load_config(args.config)
-    located = [pair for path in args.files for pair in load_rule_file(Path(path))]
+    named = [Path(path).resolve() for path in args.files]
+    configured = [p.resolve() for p in config_files(args.config)[1:]]
+    # The named files replace their configured namesakes, beside the other configured files:
+    # the rule set a worker would load if these files were deployed.
+    files = [p for p in configured if p not in named] + named
+    located = [pair for path in files for pair in load_rule_file(path)]
     data = base.model_dump(exclude={"rules"})
     try:
         checked = DetectionConfig.model_validate({**data, "rules": [r for r, _ in located]})
     except ValidationError as error:
         problems = "; ".join(str(e["msg"]) for e in error.errors())
         raise ConfigError(_locate(problems, located)) from None
-    out.print(f"{len(checked.rules)} rules valid in {', '.join(args.files)}")
+    out.print(f"{len(checked.rules)} rules valid with {', '.join(args.files)}")
     return 0
 
 

@@ -7,8 +7,8 @@ fingerprints; nothing of the text survives this module.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import NamedTuple
 
 from detectors.event import InferenceEvent
@@ -98,7 +98,8 @@ _SAMPLING_SHIFT = 29  # 32-bit hash: the top 3 bits are 0 for 1 in 8 ids
 def _sampled_token_ids(bias: Mapping[str, float]) -> tuple[int, ...]:
     kept = []
     for key in bias:
-        token = int(key) if key.isdigit() else stable_hash(key)
+        # str.isdigit() accepts "²" and 5,000-digit strings, which int() refuses
+        token = int(key) if key.isascii() and key.isdigit() and len(key) <= 12 else stable_hash(key)
         mixed = (token * 2654435761) & 0xFFFFFFFF  # Knuth's multiplicative hash
         # Sample on the high bits and bin on the low ones: sampling on the low bits would
         # leave only every eighth histogram bin reachable.
@@ -122,11 +123,32 @@ def _markers(text: str) -> tuple[bool, bool, bool, bool]:
     return strong, nudge, is_rubric(searched, lowered), is_instruction_generation(lowered)
 
 
-@lru_cache(maxsize=4096)
-def _system_markers(system: str) -> tuple[bool, bool, bool, bool]:
-    """`_markers` of a system prompt, memoised: the cache holds the texts in memory only, as
-    the pipeline's batch does, bounded, and never writes them anywhere."""
-    return _markers(system)
+class _SystemMarkers:
+    """`_markers` of system prompts, remembered by digest: an app sends one system prompt on
+    every request. Only short prompts are remembered (long ones are often retrieved documents,
+    unique per request), the cache is bounded, and it holds digests and booleans, not text."""
+
+    MAX_CHARS = 8192
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[bytes, tuple[bool, bool, bool, bool]] = OrderedDict()
+
+    def __call__(self, system: str) -> tuple[bool, bool, bool, bool]:
+        if len(system) > self.MAX_CHARS:
+            return _markers(system)
+        digest = hashlib.blake2b(system.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        found = self._known.get(digest)
+        if found is None:
+            found = self._known[digest] = _markers(system)
+            if len(self._known) > self.MAX_ENTRIES:
+                self._known.popitem(last=False)
+        else:
+            self._known.move_to_end(digest)
+        return found
+
+
+_system_markers = _SystemMarkers()
 
 
 def extract(event: InferenceEvent, new_model: bool = False) -> EventFeatures:

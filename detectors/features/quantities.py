@@ -12,24 +12,30 @@ from collections.abc import Callable
 from detectors.features import EventFeatures
 from detectors.features.capability import CLASS_NAMES
 
+# No request carries 16M tokens; a larger count is a producer's bug and must not make sums
+# inexact (Lua numbers are doubles, exact to 2^53).
+TOKEN_CAP = 1 << 24
+MOMENT_UNIT = 16  # tokens per unit of the io_* moments (ratios and correlation are unitless)
 
-def _product(a: int, b: int) -> int:
-    return a * b
+
+def _units(tokens: int) -> int:
+    return (min(tokens, TOKEN_CAP) + MOMENT_UNIT // 2) // MOMENT_UNIT
 
 
 SUMS: dict[str, Callable[[EventFeatures], int]] = {
     "requests": lambda f: 1,
-    "input_tokens": lambda f: f.input_tokens,
-    "output_tokens": lambda f: f.output_tokens,
-    # Second moments of (input, output) tokens over single-turn answered requests: the
-    # correlation tells transforms of a supplied payload (translation) from generation.
+    "input_tokens": lambda f: min(f.input_tokens, TOKEN_CAP),
+    "output_tokens": lambda f: min(f.output_tokens, TOKEN_CAP),
+    # Moments of (input, output) tokens over single-turn answered requests: the correlation
+    # tells transforms of a supplied payload (translation) from generation. In units of
+    # MOMENT_UNIT tokens, capped, so a week of sums stays exact in Redis's Lua (doubles).
     "io_requests": lambda f: int(f.single_turn and f.answered),
-    "io_in": lambda f: f.input_tokens if f.single_turn and f.answered else 0,
-    "io_out": lambda f: f.output_tokens if f.single_turn and f.answered else 0,
-    "io_in_sq": lambda f: f.input_tokens**2 if f.single_turn and f.answered else 0,
-    "io_out_sq": lambda f: f.output_tokens**2 if f.single_turn and f.answered else 0,
+    "io_in": lambda f: _units(f.input_tokens) if f.single_turn and f.answered else 0,
+    "io_out": lambda f: _units(f.output_tokens) if f.single_turn and f.answered else 0,
+    "io_in_sq": lambda f: _units(f.input_tokens) ** 2 if f.single_turn and f.answered else 0,
+    "io_out_sq": lambda f: _units(f.output_tokens) ** 2 if f.single_turn and f.answered else 0,
     "io_in_out": lambda f: (
-        _product(f.input_tokens, f.output_tokens) if f.single_turn and f.answered else 0
+        _units(f.input_tokens) * _units(f.output_tokens) if f.single_turn and f.answered else 0
     ),
     "single_turn": lambda f: int(f.single_turn),
     "second_turn": lambda f: int(f.second_turn),

@@ -198,7 +198,11 @@ for w = 1, W do
     in_chunks('HDEL', key, emptied)
     for bkey, adds in pairs(pending[w]) do
       for field, v in pairs(adds) do redis.call('HINCRBY', bkey, field, int(v)) end
-      redis.call('EXPIRE', bkey, ttl[w])
+    end
+    -- Every bucket still inside the window lives as long as the window's hash: a bucket
+    -- written once must still be there to be subtracted when it falls out, however late.
+    for bucket = head[w] - n_buckets[w] + 1, head[w] do
+      redis.call('EXPIRE', key .. ':' .. int(bucket), ttl[w])
     end
   end
 end

@@ -223,3 +223,23 @@ async def test_a_bucket_written_and_dropped_within_one_batch(make_store: StoreFa
     assert (one_minute[0], one_minute[f_t], one_minute[q_t]) == (2, 1, 4)
     later = await store.apply([update("a", "e4", T0 + 75)], WINDOWS, HORIZON)
     assert later[0].totals[0][0] == 3 and later[0].totals[0][f_t] == 1
+
+
+async def test_buckets_live_as_long_as_their_window_in_redis(
+    redis_url: str, key_prefix: str
+) -> None:
+    """Buckets are keys of their own: one written long ago (here: its TTL cut short by hand)
+    gets its TTL back whenever the window is written, so it is still there to be subtracted
+    when it falls out of the window (wall-clock TTLs, event-time windows)."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        store = RedisWindowStore(client, key_prefix=key_prefix)
+        await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON)
+        window_key = store.account_keys("a", WINDOWS)[2]  # the 10-minute window
+        first_bucket = f"{window_key}:{int(T0 // 60)}"
+        assert await client.exists(first_bucket)
+        await client.pexpire(first_bucket, 2000)
+        await store.apply([update("a", "e2", T0 + 330)], WINDOWS, HORIZON)
+        assert await client.ttl(first_bucket) > 600
+    finally:
+        await client.aclose()

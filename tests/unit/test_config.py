@@ -168,3 +168,27 @@ def test_a_change_of_state_layout_is_refused_on_hot_reload(config_dir: Path) -> 
     restarted = ConfigWatcher(main_file)
     assert restarted.current.windows["1h"].bucket_seconds == 600
     assert restarted.current.layout.version != before
+
+
+def test_switching_a_rule_off_reloads_live(config_dir: Path) -> None:
+    """A mode change is not a layout change: on-call can silence a rule without a restart."""
+    results: list[str] = []
+    watcher = ConfigWatcher(config_dir / "detectors.yaml", on_reload=results.append)
+    before = watcher.current.layout.version
+    edit(
+        config_dir / PAGES,
+        "  mode: alert\n  severity: critical",
+        "  mode: 'off'\n  severity: critical",
+        stamp=5,
+    )
+    assert watcher.maybe_reload() is True and results == ["applied"]
+    assert "logit_probe" not in {b.rule.id for b in watcher.current.bound.rules}
+    assert watcher.current.layout.version == before
+
+
+def test_rules_validate_checks_a_file_with_the_rest_of_the_configured_rules(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The pages alone name signals defined in the other file: validated in place, not alone."""
+    assert main(["rules", "validate", str(ROOT / "config" / PAGES)]) == 0
+    assert "rules valid with" in capsys.readouterr().out

@@ -912,3 +912,15 @@ def test_quantities_are_numbers_and_one_capability_per_event() -> None:
         for name, bins in BINS.items():
             hashes = bins(features)
             assert isinstance(hashes, tuple) and all(type(h) is int for h in hashes), name
+
+
+def test_odd_logit_bias_keys_are_hashed_not_parsed() -> None:
+    """'²' passes str.isdigit() but not int(); a 5,000-digit key exceeds int()'s limit."""
+    event = decode_event(
+        orjson.dumps(
+            {"event_id": "e", "timestamp": 1.0, "account_id": "a", "model": "m",
+             "request": {"logit_bias": {"²": 5, "9" * 5000: 1, "42": -100}}}
+        )
+    )  # fmt: skip
+    features = extract(event)
+    assert features.logit_bias_size == 3
