@@ -9,6 +9,7 @@ from __future__ import annotations
 from detectors.rules.automation_cadence import AutomationCadence
 from detectors.rules.base import WindowedDetector
 from detectors.rules.capability_targeting import CapabilityTargeting
+from detectors.rules.distribution_shift import DistributionShift
 from detectors.rules.extraction_score import ExtractionScore
 from detectors.rules.instruction_generation import InstructionGeneration
 from detectors.rules.logit_probe import LogitProbe
@@ -30,5 +31,6 @@ CATALOG: dict[str, type[WindowedDetector]] = {
     "automation_cadence": AutomationCadence,
     "logit_probe": LogitProbe,
     "model_pivot": ModelPivot,
+    "distribution_shift": DistributionShift,
     "extraction_score": ExtractionScore,
 }

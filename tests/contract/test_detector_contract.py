@@ -156,6 +156,15 @@ def judge_pivot(e: dict[str, Any]) -> bool:
     )
 
 
+def judge_shift(e: dict[str, Any]) -> bool:
+    t = e["thresholds"]
+    return (
+        _at_least(e["requests"], t["min_requests"])
+        and _at_least(e["history_requests"], t["min_history_requests"])
+        and _at_least(e["divergence_bits"], t["min_divergence"])
+    )
+
+
 def judge_combined(e: dict[str, Any]) -> bool:
     t = e["thresholds"]
     at = set(e["groups_at_threshold"])
@@ -185,6 +194,7 @@ JUDGES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "automation_cadence": judge_cadence,
     "logit_probe": judge_logit,
     "model_pivot": judge_pivot,
+    "distribution_shift": judge_shift,
     "extraction_score": judge_combined,
 }
 

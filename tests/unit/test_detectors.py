@@ -208,3 +208,19 @@ async def test_every_model_is_old_during_the_registrys_warm_up(config: Detection
         event["event_id"] = f"e-{i}"
     risks, _ = await final_risks(config, sorted(early, key=lambda e: e["timestamp"]))
     assert risks["model_pivot"] < 1.0  # "frontier-large-2" was first seen 2 h in: not a release
+
+
+async def test_an_account_whose_requests_change_kind(config: DetectionConfig) -> None:
+    """Two days of ordinary questions, then code requests only: the mix moves from its own
+    history. An account that keeps asking the same kinds of things does not."""
+    ordinary = [make_event("acct_t", T0 + i * 1800, text=topic_text(i)) for i in range(96)]
+    code = [
+        make_event("acct_t", T0 + 2 * 86400 + i * 1440,
+                   text=f"Write a Python function and unit tests for case {i}.\\n```python\\n```")
+        for i in range(60)
+    ]  # fmt: skip
+    risks, _ = await final_risks(config, ordinary + code)
+    assert risks["distribution_shift"] >= 1.0
+    steady = [make_event("acct_t", T0 + i * 1800, text=topic_text(i)) for i in range(156)]
+    risks, _ = await final_risks(config, steady)
+    assert risks["distribution_shift"] < 1.0
