@@ -24,6 +24,7 @@ from detectors.windows import (
 from streams.store import (
     COOLDOWN,
     GRANTED,
+    MAX_MODELS,
     PENDING,
     REGISTRY_START,
     AlertClaim,
@@ -122,11 +123,17 @@ class MemoryWindowStore(WindowStore):
         self._updates_since_sweep = 0
 
     async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:
-        for model, ts in (*seen.items(), *((REGISTRY_START, t) for t in seen.values())):
-            known = self._models.get(model)
-            if known is None or ts < known:
-                self._models[model] = ts
-        return {m: self._models[m] for m in (*seen, REGISTRY_START) if m in self._models}
+        answer: dict[str, float] = {}
+        for model, ts in seen.items():
+            for name in (REGISTRY_START, model):
+                known = self._models.get(name)
+                if known is None and name != REGISTRY_START and len(self._models) >= MAX_MODELS:
+                    continue  # full: an unregistered model is never "newly released"
+                if known is None or ts < known:
+                    self._models[name] = ts
+            answer[model] = self._models.get(model, self._models[REGISTRY_START])
+        answer[REGISTRY_START] = self._models[REGISTRY_START]
+        return answer
 
     async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:
         results = []

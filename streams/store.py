@@ -20,6 +20,7 @@ from detectors.contract import StateLayout
 from detectors.windows import WindowReading, WindowUpdate
 
 REGISTRY_START = ""  # key of the model registry's own start time (no model is named "")
+MAX_MODELS = 10_000  # model names come from the gateway: the registry stops growing here
 GRANTED = "granted"
 PENDING = "pending"
 COOLDOWN = "cooldown"

@@ -13,7 +13,15 @@ from detectors.contract import BIN_KEY_STRIDE, Bins, StateLayout, Sum
 from detectors.windows import APPLIED, DUPLICATE, LATE, WindowUpdate
 from streams.memory_store import MemoryWindowStore
 from streams.redis_store import RedisWindowStore
-from streams.store import COOLDOWN, GRANTED, PENDING, REGISTRY_START, AlertClaim, WindowStore
+from streams.store import (
+    COOLDOWN,
+    GRANTED,
+    MAX_MODELS,
+    PENDING,
+    REGISTRY_START,
+    AlertClaim,
+    WindowStore,
+)
 
 # Sums (requests, input_tokens, output_tokens, single_turn) and two histograms.
 WINDOWS = LAYOUT = StateLayout.from_measures(
@@ -243,3 +251,12 @@ async def test_buckets_live_as_long_as_their_window_in_redis(
         assert await client.ttl(first_bucket) > 600
     finally:
         await client.aclose()
+
+
+async def test_the_model_registry_stops_growing_when_full(make_store: StoreFactory) -> None:
+    """Model names come from the gateway: past MAX_MODELS entries a new name is not kept and
+    reads as old as the registry itself (never "newly released"); known ones still update."""
+    store = make_store()
+    await store.note_models({f"m{i}": T0 + 10 + i for i in range(MAX_MODELS - 1)})
+    answer = await store.note_models({"late-model": T0 + 50_000, "m7": T0 + 1})
+    assert answer == {"late-model": T0 + 10, "m7": T0 + 1, REGISTRY_START: T0 + 1}
