@@ -192,11 +192,6 @@ def distinct_estimate(filled: int, size: int) -> float:
     return -size * math.log(1.0 - filled / size)
 
 
-def progress(value: float, threshold: float) -> float:
-    """value / threshold for a "must be at least" condition."""
-    return value / threshold if threshold > 0 else math.inf
-
-
 def ceiling_progress(value: float, ceiling: float) -> float:
     """Threshold units for a "must be at most `ceiling`" condition on a share in [0, 1]:
     1.0 at the ceiling, above 1 below it."""

@@ -15,7 +15,6 @@ import re
 
 OTHER, AGENTIC, CODE, MATH, REASONING, CREATIVE = range(6)
 CLASS_NAMES = ("other", "agentic", "code", "math", "reasoning", "creative")
-TARGETED = (AGENTIC, CODE, MATH, REASONING)  # what distillation campaigns go after
 
 # The keyword vocabularies are English: ASCII identifiers are the words to look up (three times
 # faster to find than Unicode \w+ words).

@@ -55,8 +55,10 @@ SUMS: dict[str, Callable[[EventFeatures], int]] = {
     "logit_bias_entries": lambda f: f.logit_bias_size,
     "new_model": lambda f: int(f.new_model),
 }
-for _index, _name in enumerate(CLASS_NAMES):
-    SUMS[f"capability_{_name}"] = lambda f, i=_index: int(f.capability == i)  # type: ignore[misc]
+# One counter per capability class, in CLASS_NAMES order.
+CAPABILITY_COUNTERS = tuple(f"capability_{name}" for name in CLASS_NAMES)
+for _index, _counter in enumerate(CAPABILITY_COUNTERS):
+    SUMS[_counter] = lambda f, i=_index: int(f.capability == i)  # type: ignore[misc]
 
 BINS: dict[str, Callable[[EventFeatures], tuple[int, ...]]] = {
     "template_prefix": lambda f: (f.template_prefix,),

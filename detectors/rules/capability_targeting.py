@@ -19,6 +19,7 @@ from pydantic import Field
 
 from detectors.contract import AccountView, Detector, StateLayout, Sum, share
 from detectors.features.capability import CLASS_NAMES
+from detectors.features.quantities import CAPABILITY_COUNTERS
 from detectors.rules.base import WindowedDetector, WindowedParams, rounded
 
 ClassName = Literal["agentic", "code", "math", "reasoning", "creative", "other"]
@@ -33,11 +34,13 @@ class CapabilityTargeting(WindowedDetector):
     name = "capability_targeting"
     Params = CapabilityParams
     description = "traffic concentrated on one targeted capability"
-    MEASURES = tuple(Sum(f"capability_{n}") for n in CLASS_NAMES)
+    MEASURES = tuple(Sum(counter) for counter in CAPABILITY_COUNTERS)
     params: CapabilityParams
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
-        self._all = {n: layout.sum_index(f"capability_{n}") for n in CLASS_NAMES}
+        self._all = {
+            n: layout.sum_index(c) for n, c in zip(CLASS_NAMES, CAPABILITY_COUNTERS, strict=True)
+        }
         self._targeted = tuple(self._all[n] for n in self.params.classes)
 
     def judged_risk(self, view: AccountView, window: int, t: Sequence[int], requests: int) -> float:

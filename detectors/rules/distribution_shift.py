@@ -24,6 +24,7 @@ from pydantic import Field, PositiveInt
 
 from detectors.contract import AccountView, Detector, StateLayout, Sum
 from detectors.features.capability import CLASS_NAMES
+from detectors.features.quantities import CAPABILITY_COUNTERS
 from detectors.rules.base import WindowedDetector, WindowedParams, rounded
 
 
@@ -54,11 +55,11 @@ class DistributionShift(WindowedDetector):
     name = "distribution_shift"
     Params = ShiftParams
     description = "the account's mix of requests moved away from its own history"
-    MEASURES = tuple(Sum(f"capability_{n}") for n in CLASS_NAMES)
+    MEASURES = tuple(Sum(counter) for counter in CAPABILITY_COUNTERS)
     params: ShiftParams
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
-        self._classes = tuple(layout.sum_index(f"capability_{n}") for n in CLASS_NAMES)
+        self._classes = tuple(layout.sum_index(c) for c in CAPABILITY_COUNTERS)
         self._history = layout.window_index(self.params.history_window)
 
     def _mixes(self, view: AccountView, window: int) -> tuple[list[int], list[int]]:
