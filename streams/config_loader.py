@@ -61,10 +61,10 @@ def parse_config(text: str, source: str, config_dir: Path | None = None) -> Dete
         return DetectionConfig.model_validate({**data, "rules": [rule for rule, _ in rules]})
     except ValidationError as error:
         problems = "; ".join(f"key {_key_path(e['loc'])}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"{source}: {_locate(problems, rules)}") from None
+        raise ConfigError(f"{source}: {locate_rules_in(problems, rules)}") from None
 
 
-def _locate(problems: str, rules: list[tuple[Rule, str]]) -> str:
+def locate_rules_in(problems: str, rules: list[tuple[Rule, str]]) -> str:
     """Name where a rule is defined when a rule-set error mentions it ("rule X: ...")."""
     for rule, origin in rules:
         problems = problems.replace(f"rule {rule.id}:", f"rule {rule.id} ({origin}):")

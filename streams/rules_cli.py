@@ -12,7 +12,7 @@ from rich.table import Table
 
 from detectors.config import DetectionConfig
 from detectors.errors import ConfigError
-from streams.config_loader import _locate, config_files, load_config
+from streams.config_loader import config_files, load_config, locate_rules_in
 from streams.rule_files import load_rule_file
 
 
@@ -36,7 +36,7 @@ def cmd_rules_validate(args: argparse.Namespace, out: Console) -> int:
         checked = DetectionConfig.model_validate({**data, "rules": [r for r, _ in located]})
     except ValidationError as error:
         problems = "; ".join(str(e["msg"]) for e in error.errors())
-        raise ConfigError(_locate(problems, located)) from None
+        raise ConfigError(locate_rules_in(problems, located)) from None
     out.print(f"{len(checked.rules)} rules valid with {', '.join(args.files)}")
     return 0
 
