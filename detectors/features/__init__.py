@@ -115,10 +115,12 @@ def _sampling_fingerprint(event: InferenceEvent) -> int:
     )
 
 
-def _markers(text: str) -> tuple[bool, bool, bool, bool]:
-    """(reasoning, step-by-step nudge, rubric, instruction generation) of one text."""
+def _markers(text: str, lowered: str | None = None) -> tuple[bool, bool, bool, bool]:
+    """(reasoning, step-by-step nudge, rubric, instruction generation) of one text;
+    `lowered` is its searchable part lower-cased when the caller has it."""
     searched = searchable(text)
-    lowered = searched.lower()
+    if lowered is None:
+        lowered = searched.lower()
     strong, nudge = reasoning_markers(searched, lowered)
     return strong, nudge, is_rubric(searched, lowered), is_instruction_generation(lowered)
 
@@ -164,13 +166,14 @@ def extract(event: InferenceEvent, new_model: bool = False) -> EventFeatures:
     else:
         prefix, suffix = skeleton_fingerprints(text) if text else _NO_TEXT
         payload = stable_hash(text)
-        strong, nudge, rubric, instruction_gen = _markers(text)
+        lowered = searchable(text).lower()  # one lower-casing for every keyword feature
+        strong, nudge, rubric, instruction_gen = _markers(text, lowered)
         if request.system:
             # An app sends one system prompt on every request: its markers are computed once.
             system = _system_markers(request.system)
             strong, nudge = strong or system[0], nudge or system[1]
             rubric, instruction_gen = rubric or system[2], instruction_gen or system[3]
-        capability = classify(text, bool(request.tools), strong)
+        capability = classify(text, bool(request.tools), strong, lowered)
     status = response.status
     ok = status is None or 200 <= status < 300
     finish = response.finish_reason

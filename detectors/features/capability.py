@@ -16,91 +16,33 @@ import re
 OTHER, AGENTIC, CODE, MATH, REASONING, CREATIVE = range(6)
 CLASS_NAMES = ("other", "agentic", "code", "math", "reasoning", "creative")
 
-# The keyword vocabularies are English: ASCII identifiers are the words to look up (three times
-# faster to find than Unicode \w+ words).
-_WORD = re.compile(r"[a-z][a-z0-9_]*")
+# The keyword vocabularies are English: the words looked up are runs of ASCII letters, digits
+# and underscores, cut from the UTF-8 bytes by one table translation and a split (twice as fast
+# as a regular expression; a word glued to leading digits, "3sql", stays one word).
+_NOT_WORD_TO_SPACE = bytes(
+    c if (97 <= c <= 122 or 48 <= c <= 57 or c == 95) else 32 for c in range(256)
+)
 CLASSIFY_CHARS = 1500  # the opening of a prompt says what kind of request it is
 _CODE_WORDS = frozenset(
-    [
-        "def",
-        "class",
-        "function",
-        "functions",
-        "import",
-        "return",
-        "python",
-        "javascript",
-        "typescript",
-        "java",
-        "golang",
-        "rust",
-        "sql",
-        "regex",
-        "api",
-        "bug",
-        "compile",
-        "compiler",
-        "refactor",
-        "unittest",
-        "script",
-        "code",
-        "implementation",
-        "implement",
-        "algorithm",
-        "programming",
-        "debug",
-        "repository",
-        "json",
-        "html",
-        "css",
-        "struct",
-        "const",
-        "async",
-        "await",
-        "lambda",
-        "variable",
-        "array",
-        "null",
-        "boolean",
-        "int",
-        "string",
-    ]
-)
+    (
+        b"def", b"class", b"function", b"functions", b"import", b"return", b"python",
+        b"javascript", b"typescript", b"java", b"golang", b"rust", b"sql", b"regex", b"api",
+        b"bug", b"compile", b"compiler", b"refactor", b"unittest", b"script", b"code",
+        b"implementation", b"implement", b"algorithm", b"programming", b"debug", b"repository",
+        b"json", b"html", b"css", b"struct", b"const", b"async", b"await", b"lambda",
+        b"variable", b"array", b"null", b"boolean", b"int", b"string"
+    )
+)  # fmt: skip
 _CODE_MARKS = ("```", "console.log", "#include", "=>", "();", "){", "):\n", "</")
 _MATH_WORDS = frozenset(
-    [
-        "solve",
-        "equation",
-        "equations",
-        "integral",
-        "derivative",
-        "prove",
-        "proof",
-        "theorem",
-        "probability",
-        "calculate",
-        "compute",
-        "polynomial",
-        "matrix",
-        "geometry",
-        "algebra",
-        "arithmetic",
-        "lemma",
-        "inequality",
-        "prime",
-        "primes",
-        "irrational",
-        "rational",
-        "integer",
-        "integers",
-        "infinitely",
-        "divisible",
-        "modulo",
-        "factorial",
-        "logarithm",
-        "sqrt",
-    ]
-)
+    (
+        b"solve", b"equation", b"equations", b"integral", b"derivative", b"prove", b"proof",
+        b"theorem", b"probability", b"calculate", b"compute", b"polynomial", b"matrix",
+        b"geometry", b"algebra", b"arithmetic", b"lemma", b"inequality", b"prime", b"primes",
+        b"irrational", b"rational", b"integer", b"integers", b"infinitely", b"divisible",
+        b"modulo", b"factorial", b"logarithm", b"sqrt"
+    )
+)  # fmt: skip
 _MATH_MARKS = (
     "∫",
     "∑",
@@ -119,21 +61,11 @@ _MATH_MARKS = (
 _MATH_MARKS_ASCII = tuple(m for m in _MATH_MARKS if m.isascii())
 _MATH_EXPR = re.compile(r"\d\s*[+\-*/^=<>]\s*\d")
 _CREATIVE_WORDS = frozenset(
-    [
-        "poem",
-        "poetry",
-        "story",
-        "stories",
-        "lyrics",
-        "haiku",
-        "sonnet",
-        "novel",
-        "screenplay",
-        "fiction",
-        "limerick",
-        "song",
-    ]
-)
+    (
+        b"poem", b"poetry", b"story", b"stories", b"lyrics", b"haiku", b"sonnet", b"novel",
+        b"screenplay", b"fiction", b"limerick", b"song"
+    )
+)  # fmt: skip
 _CREATIVE_MARKS = (
     "诗",
     "故事",
@@ -158,7 +90,7 @@ def classify(
     if tools_declared:
         return AGENTIC
     low = text[:CLASSIFY_CHARS].lower() if lowered is None else lowered[:CLASSIFY_CHARS]
-    words = set(_WORD.findall(low))
+    words = set(low.encode("utf-8", "surrogatepass").translate(_NOT_WORD_TO_SPACE).split())
     latin = low.isascii()  # then only the ASCII marks can be there: skip the other scans
     # Each test counts only as far as its decision needs: most prompts decide on words.
     code_hits = len(words & _CODE_WORDS)

@@ -22,43 +22,49 @@ def _units(tokens: int) -> int:
     return (min(tokens, TOKEN_CAP) + MOMENT_UNIT // 2) // MOMENT_UNIT
 
 
-SUMS: dict[str, Callable[[EventFeatures], int]] = {
-    "requests": lambda f: 1,
-    "input_tokens": lambda f: min(f.input_tokens, TOKEN_CAP),
-    "output_tokens": lambda f: min(f.output_tokens, TOKEN_CAP),
+# One counter per capability class, in CLASS_NAMES order.
+CAPABILITY_COUNTERS = tuple(f"capability_{name}" for name in CLASS_NAMES)
+SUM_NAMES = (
+    "requests", "input_tokens", "output_tokens",
     # Moments of (input, output) tokens over single-turn answered requests: the correlation
     # tells transforms of a supplied payload (translation) from generation. In units of
     # MOMENT_UNIT tokens, capped, so a week of sums stays exact in Redis's Lua (doubles).
-    "io_requests": lambda f: int(f.single_turn and f.answered),
-    "io_in": lambda f: _units(f.input_tokens) if f.single_turn and f.answered else 0,
-    "io_out": lambda f: _units(f.output_tokens) if f.single_turn and f.answered else 0,
-    "io_in_sq": lambda f: _units(f.input_tokens) ** 2 if f.single_turn and f.answered else 0,
-    "io_out_sq": lambda f: _units(f.output_tokens) ** 2 if f.single_turn and f.answered else 0,
-    "io_in_out": lambda f: (
-        _units(f.input_tokens) * _units(f.output_tokens) if f.single_turn and f.answered else 0
-    ),
-    "single_turn": lambda f: int(f.single_turn),
-    "second_turn": lambda f: int(f.second_turn),
-    "answered": lambda f: int(f.answered),
-    "completed": lambda f: int(f.completed),
-    "truncated": lambda f: int(f.truncated),
-    "throttled": lambda f: int(f.throttled),
-    "tools_single_turn": lambda f: int(f.tools_single_turn),
-    "tool_results": lambda f: int(f.tool_results),
-    "multi_n": lambda f: int(f.multi_n),
-    "reasoning": lambda f: int(f.reasoning),
-    "reasoning_nudge": lambda f: int(f.reasoning_nudge),
-    "rubric": lambda f: int(f.rubric),
-    "instruction_gen": lambda f: int(f.instruction_gen),
-    "logprob_tiny": lambda f: int(f.logprob_tiny),
-    "logit_bias_requests": lambda f: int(f.logit_bias_size > 0),
-    "logit_bias_entries": lambda f: f.logit_bias_size,
-    "new_model": lambda f: int(f.new_model),
+    "io_requests", "io_in", "io_out", "io_in_sq", "io_out_sq", "io_in_out",
+    "single_turn", "second_turn", "answered", "completed", "truncated", "throttled",
+    "tools_single_turn", "tool_results", "multi_n", "reasoning", "reasoning_nudge", "rubric",
+    "instruction_gen", "logprob_tiny", "logit_bias_requests", "logit_bias_entries", "new_model",
+    *CAPABILITY_COUNTERS,
+)  # fmt: skip
+_CAPABILITY_ONE_HOT = tuple(
+    tuple(int(i == j) for j in range(len(CLASS_NAMES))) for i in range(len(CLASS_NAMES))
+)
+
+
+def sum_values(f: EventFeatures) -> tuple[int, ...]:
+    """What one event adds to every counter, in SUM_NAMES order: one call per event (a
+    function per counter cost more than the rest of the window update)."""
+    tokens_in, tokens_out = min(f.input_tokens, TOKEN_CAP), min(f.output_tokens, TOKEN_CAP)
+    if f.single_turn and f.answered:
+        units_in, units_out = _units(tokens_in), _units(tokens_out)
+        io = (1, units_in, units_out, units_in**2, units_out**2, units_in * units_out)
+    else:
+        io = (0, 0, 0, 0, 0, 0)
+    return (
+        1, tokens_in, tokens_out, *io,
+        int(f.single_turn), int(f.second_turn), int(f.answered), int(f.completed),
+        int(f.truncated), int(f.throttled), int(f.tools_single_turn), int(f.tool_results),
+        int(f.multi_n), int(f.reasoning), int(f.reasoning_nudge), int(f.rubric),
+        int(f.instruction_gen), int(f.logprob_tiny), int(f.logit_bias_size > 0),
+        f.logit_bias_size, int(f.new_model),
+        *_CAPABILITY_ONE_HOT[f.capability],
+    )  # fmt: skip
+
+
+# Each counter by name (what detectors declare, and what tests read one at a time).
+SUMS: dict[str, Callable[[EventFeatures], int]] = {
+    name: (lambda f, i=index: sum_values(f)[i])  # type: ignore[misc]
+    for index, name in enumerate(SUM_NAMES)
 }
-# One counter per capability class, in CLASS_NAMES order.
-CAPABILITY_COUNTERS = tuple(f"capability_{name}" for name in CLASS_NAMES)
-for _index, _counter in enumerate(CAPABILITY_COUNTERS):
-    SUMS[_counter] = lambda f, i=_index: int(f.capability == i)  # type: ignore[misc]
 
 BINS: dict[str, Callable[[EventFeatures], tuple[int, ...]]] = {
     "template_prefix": lambda f: (f.template_prefix,),

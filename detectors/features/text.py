@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 import zlib
 
+from detectors.features.anchored import AnchoredPattern
+
 SKELETON_WORDS = 8
 HEAD_CHARS = 3000  # markers are searched in the head and tail of long prompts only
 TAIL_CHARS = 1000
@@ -103,14 +105,19 @@ _NOUN_ALTERNATIVES = (
 )  # fmt: skip
 
 
-def _split_by_script(alternatives: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """(a pattern of the Latin-script alternatives, a pattern of all): most prompts are ASCII,
-    and a pattern without other scripts scans several times faster."""
-    ascii_only = [a for a in alternatives if all(ord(c) < 0x250 for c in a)]  # Latin
-    return re.compile("|".join(ascii_only)), re.compile("|".join(alternatives))
-
-
-_NOUN = re.compile("|".join(_NOUN_ALTERNATIVES))
+_NOUN = AnchoredPattern(
+    "|".join(_NOUN_ALTERNATIVES),
+    anchors=(
+        "reasoning", "thought process", "derivation", "rationale", "razonamiento",
+        "proceso de pensamiento", "racioc", "processo de pensamento", "raisonnement",
+        "réflexion", "reflexion", "überl", "üeberl", "uberl", "ueberl", "gedankengang",
+        "herleitung", "begr", "denkprozess", "lösungs", "löesungs", "losungs", "loesungs",
+    ),
+    other_scripts=(
+        "рассуждени|ход мысл|推理|思路|推論|考えの過程|考え方|思考のプロセス|思考プロセス|"
+        "추론|사고 과정|생각의 과정|생각한 과정|풀이 과정|تفكير|استدلال"
+    ),
+)  # fmt: skip
 # ... next to a word asking for all of it: a few words before the noun or right after it.
 _INTENSIFIER = re.compile(
     r"\b(?:complete|full|entire|whole|every|each|all|in full|in detail|detailed|exhaustive|"
@@ -159,7 +166,7 @@ _ASCII_NOUNS = (
 
 def _noun_spans(low: str) -> list[tuple[int, int]]:
     if not low.isascii():
-        return [m.span() for m in _NOUN.finditer(low)]
+        return _NOUN.spans(low)
     spans = []
     for noun in _ASCII_NOUNS:
         at = low.find(noun)
@@ -186,29 +193,49 @@ def _strong_reasoning(low: str) -> bool:
 
 
 # Generic nudges: common prompting advice, a weak marker only.
-_WEAK_ASCII, _WEAK = _split_by_script(
-    (
-        "step[- ]by[- ]step", "show (?:your|all) work",
-        "explain your reasoning",
-        "paso a paso", "passo a passo", "schritt f(?:ü|ue?)r schritt", "[ée]tape par [ée]tape",
-        "一步一步", "逐步", "段階的に", "ステップバイステップ", "단계별로", "차근차근",
-        "шаг за шагом",
-        r"خطوة\s+بخطوة",
-    )
+_WEAK = AnchoredPattern(
+    "step[- ]by[- ]step|show (?:your|all) work|explain your reasoning|paso a paso|passo a passo|"
+    "schritt f(?:ü|ue?)r schritt|[ée]tape par [ée]tape|一步一步|逐步|段階的に|ステップバイステップ|"
+    r"단계별로|차근차근|шаг за шагом|خطوة\s+بخطوة",
+    anchors=("step", "show", "explain", "paso", "passo", "schritt", "étape", "etape"),
+    other_scripts=(
+        "一步一步|逐步|段階的に|ステップバイステップ|단계별로|차근차근|шаг за шагом|خطوة"
+    ),
 )  # fmt: skip
 
-_RATE = _any(
-    r"\b(?:rate|rating|ratings|score|scores|scoring|grade|grading|rank|ranking|evaluate|judge|"
-    r"assess)\b",
-    r"评分|打分|评价|排名|评估|評価|採点|順位|평가|점수|순위|оцен\w*|ранжир\w*|"
-    r"califica\w*|evalúa\w*|puntúa\w*|avali\w*|classifiqu\w*|bewert\w*|évalu\w*|"
-    r"قيّ?م|تقييم",
-)
-_CANDIDATES = _any(
-    r"\b(?:responses|answers|completions|outputs|candidates|generations|replies)\b",
-    r"\b(?:response|answer|output|completion|assistant|candidate|model)\s*[\[(]?(?:[1-9]|[a-d])\b",
-    r"回答|候补|候选|回复|応答|응답|ответ\w*|respuestas|respostas|Antworten|réponses|إجابات",
-)
+
+def _any_source(*patterns: str) -> str:
+    return "|".join(f"(?:{p.lower()})" for p in patterns)
+
+
+# Each vocabulary with the literals its Latin-script matches start with (anchored.py).
+_RATE = AnchoredPattern(
+    _any_source(
+        r"\b(?:rate|rating|ratings|score|scores|scoring|grade|grading|rank|ranking|evaluate|"
+        r"judge|assess)\b",
+        r"评分|打分|评价|排名|评估|評価|採点|順位|평가|점수|순위|оцен\w*|ранжир\w*|"
+        r"califica\w*|evalúa\w*|puntúa\w*|avali\w*|classifiqu\w*|bewert\w*|évalu\w*|"
+        r"قيّ?م|تقييم",
+    ),
+    anchors=(
+        "rat", "scor", "grad", "rank", "evaluate", "judge", "assess", "califica", "evalú",
+        "puntú", "avali", "classifiqu", "bewert",
+    ),
+    other_scripts=r"评分|打分|评价|排名|评估|評価|採点|順位|평가|점수|순위|оцен|ранжир|évalu|قي|تقييم",
+)  # fmt: skip
+_CANDIDATES = AnchoredPattern(
+    _any_source(
+        r"\b(?:responses|answers|completions|outputs|candidates|generations|replies)\b",
+        r"\b(?:response|answer|output|completion|assistant|candidate|model)\s*[\[(]?"
+        r"(?:[1-9]|[a-d])\b",
+        r"回答|候补|候选|回复|応答|응답|ответ\w*|respuestas|respostas|Antworten|réponses|إجابات",
+    ),
+    anchors=(
+        "response", "answer", "output", "completion", "candidate", "generations", "replies",
+        "assistant", "model", "respuestas", "respostas", "antworten", "réponses",
+    ),
+    other_scripts=r"回答|候补|候选|回复|応答|응답|ответ|إجابات",
+)  # fmt: skip
 _SCALE = _any(
     r"\b(?:[0-9]|10)\s*(?:to|-|–|through)\s*(?:5|7|10|100)\b|\bscale\b|\bout of (?:5|10|100)\b",
     r"\brationale\b|\bjustif\w*\b|\bexplain (?:each|your) (?:rating|score|grade)\b",
@@ -218,12 +245,7 @@ _SCALE = _any(
 )
 
 
-# Substrings one of which every strong-marker match contains (lower-cased): a cheap
-# prefilter, so the full patterns run only on the few prompts that could match.
-_WEAK_ANCHORS = (
-    "step", "show", "explain", "一步", "逐步", "段階", "ステップ", "단계", "차근",
-    "шаг", "paso", "passo", "schritt", "étape", "خطوة",
-)  # fmt: skip
+# Substrings one of which every rubric prompt contains (lower-cased): a cheap prefilter.
 _RUBRIC_ANCHORS = (
     "rat", "scor", "grad", "rank", "evaluat", "judg", "assess", "评", "打分", "排名", "評価",
     "採点", "順位", "평가", "점수", "순위", "оцен", "ранжир", "califica", "evalú", "puntú",
@@ -249,10 +271,7 @@ def reasoning_markers(text: str, lowered: str | None = None) -> tuple[bool, bool
     `lowered` is `text.lower()` when the caller already has it."""
     low = text.lower() if lowered is None else lowered
     strong = _strong_reasoning(low)
-    weak = strong or (
-        _has_any(low, _WEAK_ANCHORS)
-        and (_WEAK_ASCII if low.isascii() else _WEAK).search(low) is not None
-    )
+    weak = strong or _WEAK.search(low)
     return strong, weak
 
 
@@ -261,8 +280,8 @@ def is_rubric(text: str, lowered: str | None = None) -> bool:
     low = text.lower() if lowered is None else lowered
     return (
         _may_be_rubric(low)
-        and _RATE.search(low) is not None
-        and _CANDIDATES.search(low) is not None
+        and _RATE.search(low)
+        and _CANDIDATES.search(low)
         and _SCALE.search(low) is not None
     )
 
@@ -273,13 +292,22 @@ def is_rubric(text: str, lowered: str | None = None) -> bool:
 # prompts*, the seed of a synthetic training set. Paraphrasing one request, or answering
 # one, is not this.
 # The noun (a task, an instruction, a prompt, a question) is found first, then its sentence is
-# checked for what is asked of it: one pass of a short pattern instead of a long one per prompt.
-_GEN_NOUN = re.compile(
+# checked for what is asked of it.
+_GEN_NOUN = AnchoredPattern(
     r"tasks?\b|instructions?\b|prompts?\b|questions?\b|quer(?:y|ies)\b|exercises?\b|"
     r"指令|任务|问题|提示词|指示|タスク|質問|プロンプト|프롬프트|지시|질문|задач|инструкц|вопрос|"
     r"tareas?\b|instrucci|preguntas?\b|tarefas?\b|instruç|perguntas?\b|aufgaben?\b|anweisung|"
-    r"fragen?\b|tâches?\b|consignes?\b|مهام|تعليمات|أسئلة"
-)
+    r"fragen?\b|tâches?\b|consignes?\b|مهام|تعليمات|أسئلة",
+    anchors=(
+        "task", "instruction", "prompt", "question", "quer", "exercise", "tarea", "instrucci",
+        "pregunta", "tarefa", "instruç", "pergunta", "aufgabe", "anweisung", "frage", "tâche",
+        "consigne",
+    ),
+    other_scripts=(
+        r"指令|任务|问题|提示词|指示|タスク|質問|プロンプト|프롬프트|지시|질문|задач|инструкц|вопрос|"
+        r"مهام|تعليمات|أسئلة"
+    ),
+)  # fmt: skip
 _CREATE = re.compile(
     r"\b(?:write|generate|create|come up with|produce|brainstorm|propose|list|give me|make up|"
     r"genera\w*|crea\w*|escrib\w*|propón|gere|crie|escreva|erstell\w*|generier\w*|schreib\w*|"
@@ -313,8 +341,7 @@ def is_instruction_generation(lowered: str) -> bool:
         return True
     if "version" in lowered and _HARDER_VERSION.search(lowered):
         return True
-    for match in _GEN_NOUN.finditer(lowered, 0, 2000):
-        start, end = match.span()
+    for start, end in _GEN_NOUN.spans(lowered, 0, 2000):
         before = lowered[max(0, start - _GEN_CONTEXT) : start]
         ends = [m.end() for m in _SENTENCE_END.finditer(before)]
         if ends:

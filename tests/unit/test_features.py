@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -21,7 +22,10 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import detectors.features.text as text_module
 from detectors.decode import decode_event
 from detectors.features import (
     LOGIT_ID_SAMPLING,
@@ -30,6 +34,7 @@ from detectors.features import (
     extract,
     is_single_turn,
 )
+from detectors.features.anchored import AnchoredPattern
 from detectors.features.capability import (
     AGENTIC,
     CLASS_NAMES,
@@ -857,6 +862,50 @@ def test_logit_id_sampling_does_not_depend_on_the_request() -> None:
     from_second = set(_logit_ids(second, bias=-100.0))
     assert from_first & from_second == sampled_alone
     assert sampled_alone <= from_first and sampled_alone <= from_second
+
+
+_ANCHORED = {
+    "rate": text_module._RATE,
+    "candidates": text_module._CANDIDATES,
+    "gen_noun": text_module._GEN_NOUN,
+    "reasoning_noun": text_module._NOUN,
+    "weak": text_module._WEAK,
+}
+
+
+def _fragments(pattern: AnchoredPattern) -> list[str]:
+    """Letter runs of the pattern's source: its words, their stems, pieces of other scripts."""
+    return sorted(set(re.findall(r"[^\W\d_]+", pattern.pattern.pattern)))
+
+
+_GLUE = ["", " ", "  ", "x", "1", "5 ", " (2)", "\n", ".", "é", "ä", "ü", "ö", "í", "中", "-", "ı"]
+
+
+@pytest.mark.parametrize("name", sorted(_ANCHORED))
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_anchored_patterns_find_what_their_full_pattern_finds(
+    name: str, data: st.DataObject
+) -> None:
+    pattern = _ANCHORED[name]
+    pieces = data.draw(
+        st.lists(st.sampled_from(_fragments(pattern)) | st.sampled_from(_GLUE), max_size=30)
+    )
+    text = "".join(pieces).lower()
+    end = data.draw(st.integers(0, len(text) + 2))
+    assert pattern.search(text) == (pattern.pattern.search(text) is not None)
+    expected = [m.span() for m in pattern.pattern.finditer(text, 0, end)]
+    assert pattern.spans(text, 0, end) == expected
+
+
+@pytest.mark.parametrize("name", sorted(_ANCHORED))
+def test_anchored_patterns_agree_with_their_full_pattern_on_the_corpus(name: str) -> None:
+    pattern = _ANCHORED[name]
+    texts = CORPUS.hard_queries + CORPUS.chat_openers + CORPUS.instructions + CORPUS.eval_items
+    for text in texts:
+        low = text.lower()
+        assert pattern.search(low) == (pattern.pattern.search(low) is not None)
+        assert pattern.spans(low) == [m.span() for m in pattern.pattern.finditer(low)]
 
 
 # --------------------------------------------------------------------------------------------
