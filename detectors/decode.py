@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import orjson
@@ -50,6 +51,17 @@ REASONS = (
 )
 
 DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
+# The largest integer exact as a double: JSON numbers and Redis's Lua numbers are doubles, and
+# a value past it (a token count of 1e300) cannot be counted exactly anywhere downstream.
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_ID_BYTES = 256  # ids are kept in state and alerts: bounded whatever the gateway sends
+MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z
+# RFC 3339 date-time (section 5.6), nothing looser: no ISO basic or week forms, no missing
+# seconds, an offset always.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,
+)
 _NUMBER_TYPES = frozenset((int, float))  # exact types: bool is an int subclass, and not a number
 
 
@@ -64,15 +76,35 @@ def _opt_str(obj: Mapping[str, Any], key: str, path: str) -> str | None:
     raise _type_error(f"{path}{key}", "a string", value)
 
 
+def _out_of_range(path: str) -> EventDecodeError:
+    return EventDecodeError(BAD_VALUE, f"{path} is beyond +/-2^53-1, not an exact count")
+
+
 def _opt_int(obj: Mapping[str, Any], key: str, path: str) -> int | None:
     value = obj.get(key)
-    if value is None or type(value) is int:
-        return value
+    if value is None:
+        return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # JSON Schema counts 4096.0 as an integer; so do we
-    raise _type_error(f"{path}{key}", "an integer", value)
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)  # JSON Schema counts 4096.0 as an integer; so do we
+    else:
+        raise _type_error(f"{path}{key}", "an integer", value)
+    if not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+        raise _out_of_range(f"{path}{key}")
+    return number
+
+
+def _opt_id(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = _opt_str(obj, key, path)
+    return value if value is None else _check_id(f"{path}{key}", value)
+
+
+def _check_id(key: str, value: str) -> str:
+    # Four bytes per character at most: only long ids need encoding to be measured.
+    if len(value) * 4 > MAX_ID_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        raise EventDecodeError(BAD_VALUE, f"{key} is longer than {MAX_ID_BYTES} bytes")
+    return value
 
 
 def _opt_float(obj: Mapping[str, Any], key: str, path: str) -> float | None:
@@ -108,29 +140,39 @@ def _required_str(obj: Mapping[str, Any], key: str) -> str:
         raise _type_error(key, "a string", value)
     if not value:
         raise EventDecodeError(BAD_VALUE, f"{key} must not be empty")
-    return value
+    return _check_id(key, value)
 
 
 def parse_timestamp(value: object) -> float:
-    """RFC 3339 string (with offset) or Unix seconds -> Unix seconds."""
+    """RFC 3339 string (with offset) or Unix seconds -> Unix seconds, from 1970 to 9999."""
     if isinstance(value, bool):
         raise _type_error("timestamp", "an RFC 3339 string or Unix seconds", value)
     if isinstance(value, int | float):
         seconds = float(value)
-        if not math.isfinite(seconds) or seconds < 0:
-            raise EventDecodeError(BAD_TIMESTAMP, "timestamp must be finite, non-negative seconds")
-        return seconds
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise EventDecodeError(BAD_TIMESTAMP, "timestamp is not RFC 3339") from None
-        if parsed.tzinfo is None:
-            raise EventDecodeError(
-                BAD_TIMESTAMP, "timestamp has no UTC offset (RFC 3339 needs one)"
-            )
-        return parsed.timestamp()
-    raise _type_error("timestamp", "an RFC 3339 string or Unix seconds", value)
+    elif isinstance(value, str):
+        seconds = _rfc3339_seconds(value)
+    else:
+        raise _type_error("timestamp", "an RFC 3339 string or Unix seconds", value)
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_TIMESTAMP):
+        raise EventDecodeError(BAD_TIMESTAMP, "timestamp must be between 1970 and 9999")
+    return seconds
+
+
+def _rfc3339_seconds(text: str) -> float:
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise EventDecodeError(BAD_TIMESTAMP, "timestamp is not RFC 3339")
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    try:
+        offset = timedelta(0) if zulu else timedelta(hours=int(off_h), minutes=int(off_m))
+        moment = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=timezone(-offset if sign == "-" else offset),
+        )  # fmt: skip
+    except ValueError:  # month 13, 25:00, an offset of 24 hours or more, a leap second
+        raise EventDecodeError(BAD_TIMESTAMP, "timestamp is not a valid RFC 3339 time") from None
+    return moment.timestamp()
 
 
 def _messages(request: Mapping[str, Any]) -> tuple[ChatMessage, ...]:
@@ -199,6 +241,7 @@ class _ScalarGroup:
 
     _CHECKS: ClassVar[dict[str, Callable[[Mapping[str, Any], str, str], Any]]] = {
         "str": _opt_str,
+        "id": _opt_id,
         "int": _opt_int,
         "float": _opt_float,
         "bool": _opt_bool,
@@ -210,11 +253,21 @@ class _ScalarGroup:
         self.fields = tuple(fields)
         self.keys = tuple(key for key, _ in fields)
         self._valid_signatures: set[tuple[type, ...]] = set()
+        # Values a known signature does not vouch for: integers within 2^53, ids within bytes.
+        self._ints = tuple(i for i, (_, kind) in enumerate(fields) if kind == "int")
+        self._ids = tuple(i for i, (_, kind) in enumerate(fields) if kind == "id")
+
+    def _in_bounds(self, values: list[Any]) -> bool:
+        for i in self._ints:
+            number = values[i]
+            if number is not None and not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+                return False
+        return all(values[i] is None or len(values[i]) * 4 <= MAX_ID_BYTES for i in self._ids)
 
     def read(self, obj: Mapping[str, Any]) -> list[Any]:
         values = list(map(obj.get, self.keys))
         signature = tuple(map(type, values))
-        if signature in self._valid_signatures:
+        if signature in self._valid_signatures and self._in_bounds(values):
             return values
         checked = [self._CHECKS[kind](obj, key, self.path) for key, kind in self.fields]
         unchanged = all(map(operator.is_, checked, values))
@@ -226,30 +279,30 @@ class _ScalarGroup:
 _TOP = _ScalarGroup(
     "",
     [
-        ("org_id", "str"),
-        ("api_key_id", "str"),
-        ("tier", "str"),
-        ("endpoint", "str"),
-        ("conversation_id", "str"),
+        ("org_id", "id"),
+        ("api_key_id", "id"),
+        ("tier", "id"),
+        ("endpoint", "id"),
+        ("conversation_id", "id"),
         ("turn_index", "int"),
     ],
 )
 _CLIENT = _ScalarGroup(
     "client.",
     [
-        ("ip", "str"),
+        ("ip", "id"),
         ("user_agent", "str"),
         ("asn", "int"),
         ("country", "str"),
-        ("payment_fingerprint", "str"),
-        ("tls_fingerprint", "str"),
+        ("payment_fingerprint", "id"),
+        ("tls_fingerprint", "id"),
     ],
 )
 _REQUEST = _ScalarGroup(
     "request.",
     [
         ("system", "str"),
-        ("prompt_fingerprint", "str"),
+        ("prompt_fingerprint", "id"),
         ("temperature", "float"),
         ("top_p", "float"),
         ("max_tokens", "int"),
@@ -263,7 +316,7 @@ _REQUEST = _ScalarGroup(
 )
 _RESPONSE = _ScalarGroup(
     "response.",
-    [("status", "int"), ("finish_reason", "str"), ("latency_ms", "float")],
+    [("status", "int"), ("finish_reason", "id"), ("latency_ms", "float")],
 )
 _USAGE = _ScalarGroup(
     "usage.",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from streams.replay import ReplaySummary
@@ -168,6 +169,12 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{value:,.0f}{unit}"
 
 
+def _pct(share: float | None, digits: int) -> str:
+    """A share as a percentage; "-" when the labels have no account to compute it on (a
+    labels file of attackers only has no false-positive rate)."""
+    return "-" if share is None else f"{share:.{digits}%}"
+
+
 def print_report(report: dict[str, Any], console: Console) -> None:
     if report.get("families"):
         table = Table(title="backtest")
@@ -188,8 +195,8 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             tokens = row.get("output_tokens_to_detect") or {}
             seconds = row.get("campaign_seconds_to_detect")
             table.add_row(
-                row["label"],
-                row["family"],
+                escape(row["label"]),  # from the labels file: text, not markup
+                escape(row["family"]),
                 str(row["accounts"]),
                 str(row["alerted"]),
                 f"{row['rate']:.0%}",
@@ -199,7 +206,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             )
         console.print(table)
     console.print(
-        f"alerts by rule: {report['alerts_by_rule'] or 'none'}; accounts alerted: "
+        f"alerts by rule: {escape(str(report['alerts_by_rule'] or 'none'))}; accounts alerted: "
         f"{len(report['accounts_alerted'])}; alert load "
         f"{report['alert_load_per_1000_accounts_per_day']} per 1,000 accounts per day; "
         f"{report['events']:,} events at {report['events_per_second']:,} events/s",
@@ -209,7 +216,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         shown = report["accounts_alerted"][:ACCOUNTS_LISTED]
         more = len(report["accounts_alerted"]) - len(shown)
         console.print(
-            "accounts alerted: " + ", ".join(shown) + (f" and {more} more" if more else ""),
+            "accounts alerted: " + escape(", ".join(shown)) + (f" and {more} more" if more else ""),
             highlight=False,
         )
     if report.get("unlabelled_accounts"):
@@ -220,8 +227,8 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         )
     if report.get("account_recall") is not None:
         console.print(
-            f"account recall {report['account_recall']:.1%}, campaign recall "
-            f"{report['campaign_recall']:.0%}, false-positive rate "
-            f"{report['false_positive_rate']:.2%}",
+            f"account recall {_pct(report['account_recall'], 1)}, campaign recall "
+            f"{_pct(report['campaign_recall'], 0)}, false-positive rate "
+            f"{_pct(report['false_positive_rate'], 2)}",
             highlight=False,
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -32,10 +33,14 @@ out = Console() if Console().is_terminal else Console(width=160)  # tables reada
 
 
 def _print_alert(alert: dict[str, Any]) -> None:
+    # Every value after the tag comes from events or rules: printed as text, never as markup.
     out.print(
-        f"[bold red]ALERT[/] {alert['fired_at']} {alert['severity']:<8} {alert['rule_id']} "
-        f"{', '.join(alert['subject']['accounts'])} score={alert['score']:.2f}\n"
-        f"      {alert['summary']}",
+        "[bold red]ALERT[/] "
+        + escape(
+            f"{alert['fired_at']} {alert['severity']:<8} {alert['rule_id']} "
+            f"{', '.join(alert['subject']['accounts'])} score={alert['score']:.2f}\n"
+            f"      {alert['summary']}"
+        ),
         highlight=False,
     )
 
@@ -48,12 +53,13 @@ def _summary_table(summary: ReplaySummary) -> Table:
         f"{summary.applied:,} / {summary.duplicates:,} / {summary.late:,}",
     )
     dead = ", ".join(f"{r}={n}" for r, n in sorted(summary.dead_letters.items())) or "0"
-    table.add_row("dead letters", dead)
+    table.add_row("dead letters", escape(dead))
     table.add_row("accounts seen", f"{len(summary.accounts):,}")
     table.add_row("alerts", f"{len(summary.alerts):,}")
     alerted = sorted({a for alert in summary.alerts for a in alert["subject"]["accounts"]})
     table.add_row(
-        "accounts alerted", ", ".join(alerted[:20]) + (" ..." if len(alerted) > 20 else "")
+        "accounts alerted",
+        escape(", ".join(alerted[:20]) + (" ..." if len(alerted) > 20 else "")),
     )
     table.add_row(
         "elapsed", f"{summary.elapsed_seconds:.2f} s ({summary.events_per_second:,.0f} events/s)"

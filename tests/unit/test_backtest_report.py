@@ -135,3 +135,24 @@ def test_a_bad_labels_file_is_refused_with_file_line_and_reason(
     with pytest.raises(LabelsError, match=re.escape(message)) as caught:
         load_labels(path)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("command", ["replay", "backtest"])
+def test_account_ids_and_families_with_markup_are_printed_as_they_are(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Values from events and labels reach the terminal through rich: `[/]` in an account id
+    must print as text, not raise a MarkupError (nor style the output)."""
+    from streams.cli import main
+
+    hostile = "acct[/]x[bold]"
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in harvest_events(hostile, 250)))
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"account_id,label,family\n{hostile},attack,fam[/]ily\n", encoding="utf-8")
+    extra = ["--labels", str(labels)] if command == "backtest" else []
+    assert main([command, str(path), *extra]) == 0
+    printed = capsys.readouterr().out
+    assert hostile in printed.replace("\n", "")
+    if command == "backtest":
+        assert "fam[/]ily" in printed

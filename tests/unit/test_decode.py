@@ -93,6 +93,18 @@ INVALID: list[tuple[str, bytes]] = [
     ("bad_timestamp", orjson.dumps(make_event(timestamp="2026-02-23T10:00:00"))),
     ("bad_timestamp", orjson.dumps(make_event(timestamp=-5))),
     ("bad_value", orjson.dumps(make_event(account_id=""))),
+    # Integers beyond 2^53 are not exact as doubles (JSON's numbers, Redis's Lua).
+    ("bad_value", orjson.dumps(make_event(usage={"input_tokens": 1e300, "output_tokens": 1}))),
+    ("bad_value", orjson.dumps(make_event(request={"max_tokens": 2**60}))),
+    ("bad_value", orjson.dumps(make_event(turn_index=-(2**63)))),
+    ("bad_value", orjson.dumps(make_event(account_id="a" * 257))),
+    ("bad_value", orjson.dumps(make_event(event_id="e" * 300))),
+    ("bad_value", orjson.dumps(make_event(model="m" * 1000))),
+    ("bad_timestamp", orjson.dumps(make_event(timestamp="20260223T100000Z"))),  # ISO basic
+    ("bad_timestamp", orjson.dumps(make_event(timestamp="2026-02-23T10:00Z"))),  # no seconds
+    ("bad_timestamp", orjson.dumps(make_event(timestamp="2026-W09-1T10:00:00Z"))),  # week date
+    ("bad_timestamp", orjson.dumps(make_event(timestamp="1969-12-31T23:59:59Z"))),  # negative
+    ("bad_timestamp", orjson.dumps(make_event(timestamp=1e300))),
     ("unsupported_schema_version", orjson.dumps(make_event(schema_version=2))),
 ]
 
@@ -226,3 +238,29 @@ def test_a_wrong_type_is_refused_after_valid_events_of_the_same_shape() -> None:
         decode_event(orjson.dumps(raw))
     assert caught.value.reason == "wrong_type"
     assert "request.max_tokens" in caught.value.detail
+
+
+def test_ids_are_capped_in_utf8_bytes_not_characters() -> None:
+    fits = "é" * 128  # 256 bytes
+    assert decode_event(orjson.dumps(make_event(account_id=fits))).account_id == fits
+    with pytest.raises(EventDecodeError) as caught:
+        decode_event(orjson.dumps(make_event(account_id="é" * 129)))
+    assert caught.value.reason == "bad_value"
+    assert "account_id" in str(caught.value) and "é" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["2026-02-23T10:00:00Z", "2026-02-23t10:00:00.123456z", "2026-02-23T11:00:00.5+01:00"],
+)
+def test_rfc3339_forms_are_accepted(stamp: str) -> None:
+    VALIDATOR.validate(make_event(timestamp=stamp))
+    assert decode_event(orjson.dumps(make_event(timestamp=stamp))).timestamp > 0
+
+
+def test_the_largest_exact_integer_is_accepted() -> None:
+    event = decode_event(orjson.dumps(make_event(request={"seed": 2**53 - 1})))
+    assert event.request.seed == 2**53 - 1
+    # ...also once its type signature is known (the fast path must check values too)
+    with pytest.raises(EventDecodeError):
+        decode_event(orjson.dumps(make_event(request={"seed": 2**53})))
