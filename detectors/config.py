@@ -38,6 +38,9 @@ class StateConfig(StrictModel):
     # Events older than this behind an account's newest event are dropped as late; within it,
     # event ids are remembered so a redelivered event changes nothing.
     dedupe_horizon_seconds: PositiveInt = 3600
+    # An event stamped further ahead of the stream (live: of the wall clock) is a producer's
+    # clock error, sent to the dead-letter topic as bad_timestamp (detectors/stream_clock.py).
+    max_future_skew_seconds: PositiveInt = 3600
     key_prefix: str = Field("dw", pattern=r"^[A-Za-z0-9_.:-]+$")
 
 

@@ -17,13 +17,14 @@ from typing import Any
 from detectors.alerts import alert_id_for, build_alert
 from detectors.config import DetectionConfig
 from detectors.contract import BIN_KEY_STRIDE, AccountView
-from detectors.decode import decode_event
+from detectors.decode import BAD_TIMESTAMP, decode_event
 from detectors.errors import EventDecodeError
 from detectors.event import InferenceEvent
 from detectors.features import event_key, extract, tier_of
 from detectors.features.quantities import BINS, SUM_NAMES, sum_values
 from detectors.findings import SEVERITY_RANK, Finding
 from detectors.ruleset import BoundRule, BoundRuleSet
+from detectors.stream_clock import StreamClock
 from detectors.windows import APPLIED, DUPLICATE, WindowReading, WindowUpdate
 from streams.metrics import Metrics
 from streams.store import COOLDOWN, REGISTRY_START, AlertClaim, WindowStore, account_tag
@@ -106,11 +107,14 @@ class DetectionPipeline:
         metrics: Metrics | None = None,
         *,
         record_risk: bool = False,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         self._config_source = config
         self.store = store
         self.metrics = metrics or Metrics.noop()
         self.record_risk = record_risk
+        self.wall_clock = wall_clock  # live workers bound event time by it; replays do not
+        self.clock = StreamClock()
         self._builder: tuple[BoundRuleSet, UpdateBuilder] | None = None
 
     def _update_builder(self, bound: BoundRuleSet) -> UpdateBuilder:
@@ -126,11 +130,13 @@ class DetectionPipeline:
     async def process(self, payloads: Sequence[bytes]) -> BatchOutcome:
         config = self.config
         outcome = BatchOutcome()
+        decoded: list[tuple[int, InferenceEvent]] = []
         for index, raw in enumerate(payloads):
             try:
-                outcome.events.append(decode_event(raw, config.max_event_bytes))
+                decoded.append((index, decode_event(raw, config.max_event_bytes)))
             except EventDecodeError as error:
                 outcome.dead_letters.append(DeadLetter(index, error.reason, error.detail))
+        self._admit(decoded, outcome, config.state.max_future_skew_seconds)
         bound = config.bound
         build = self._update_builder(bound)
         new = await self._new_models(outcome.events, config)
@@ -142,6 +148,27 @@ class DetectionPipeline:
         await self._claim(outcome, findings, config)
         self._count(outcome)
         return outcome
+
+    def _admit(
+        self, decoded: list[tuple[int, InferenceEvent]], outcome: BatchOutcome, skew: float
+    ) -> None:
+        """Events beyond the stream clock's limit become dead letters (detectors/stream_clock)."""
+        now = self.wall_clock() if self.wall_clock is not None else None
+        stamps = [event.timestamp for _, event in decoded]
+        for (index, event), admitted in zip(
+            decoded, self.clock.admit(stamps, skew, now), strict=True
+        ):
+            if admitted:
+                outcome.events.append(event)
+            else:
+                ahead = (
+                    "the wall clock"
+                    if now is not None and event.timestamp > now + skew
+                    else "the stream"
+                )
+                detail = f"timestamp is more than {skew:g} s ahead of {ahead}"
+                outcome.dead_letters.append(DeadLetter(index, BAD_TIMESTAMP, detail))
+        outcome.dead_letters.sort(key=lambda letter: letter.index)
 
     async def _new_models(
         self, events: Sequence[InferenceEvent], config: DetectionConfig
@@ -324,5 +351,6 @@ class DetectionPipeline:
     async def confirm_sent(self, outcome: BatchOutcome) -> None:
         """Call after every alert of the batch reached its sinks."""
         await self.store.confirm_sent(outcome.claims)
+        self.clock.commit([event.timestamp for event in outcome.events])
         for alert in outcome.alerts:
             self.metrics.alerts.labels(rule_id=alert["rule_id"], severity=alert["severity"]).inc()

@@ -24,12 +24,14 @@ from typing import Any
 
 import faust
 import orjson
+import redis
 from prometheus_client import REGISTRY, start_http_server
 
 from streams.config_loader import ConfigWatcher
 from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics
 from streams.metrics import Metrics
 from streams.pipeline import BatchOutcome, DetectionPipeline
+from streams.redis_checks import RedisStateError, check_eviction_policy
 from streams.redis_store import RedisWindowStore
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
         for name in (args.input_topic, args.alerts_topic, args.dlq_topic)
     )
     store = RedisWindowStore.from_url(args.redis, key_prefix=watcher.current.state.key_prefix)
-    pipeline = DetectionPipeline(lambda: watcher.current, store, metrics)
+    pipeline = DetectionPipeline(lambda: watcher.current, store, metrics, wall_clock=time.time)
     handler = BatchHandler(pipeline, alerts_topic, dlq_topic, metrics)
 
     @app.agent(input_topic)
@@ -147,6 +149,13 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    try:
+        policy = check_eviction_policy(args.redis, allow_eviction=args.allow_eviction)
+    except (RedisStateError, redis.RedisError) as error:
+        log.error("refusing to start: %s", error)
+        return 2
+    if policy != "noeviction":
+        log.warning("Redis maxmemory-policy is %s (allowed by --allow-eviction)", policy)
     metrics = Metrics.create(REGISTRY)
     watcher = ConfigWatcher(
         args.config, on_reload=lambda result: metrics.config_reloads.labels(result=result).inc()

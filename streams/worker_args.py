@@ -23,6 +23,13 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--redis", default=_env("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument(
+        "--allow-eviction",
+        action="store_true",
+        default=_env("ALLOW_EVICTION", "") == "1",
+        help="start although Redis's maxmemory-policy may evict state (redelivery may then "
+        "double-count); refused by default",
+    )
+    parser.add_argument(
         "--app-id",
         default=_env("APP_ID", "distillwatch"),
         help="faust app id = Kafka consumer group",

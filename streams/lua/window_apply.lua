@@ -32,6 +32,37 @@ local function int(v)
   return string.format('%d', v)
 end
 
+-- Every argument is checked before the first write: a value no count can be made of (past
+-- 2^53, fractional, NaN) would otherwise fail a write half way through the batch, after the
+-- seen set already recorded its events, and the retry would skip them as duplicates.
+local MAX_EXACT = 9007199254740991
+local function whole(v, low)
+  return v ~= nil and v == v and v == math.floor(v) and v >= low and v <= MAX_EXACT
+end
+local function first_bad_argument()
+  for k = 1, p - 1 do
+    if not whole(tonumber(ARGV[k]), 0) then return 'header value ' .. k end
+  end
+  local q = p
+  while q <= #ARGV do
+    if ARGV[q] == '' then return 'empty event key' end
+    local ts = tonumber(ARGV[q + 1])
+    if not (ts ~= nil and ts == ts and ts >= 0 and ts <= MAX_EXACT) then return 'event time' end
+    for i = 1, S do
+      if not whole(tonumber(ARGV[q + 1 + i]), -MAX_EXACT) then return 'sum ' .. i end
+    end
+    local n_keys = tonumber(ARGV[q + 2 + S])
+    if not whole(n_keys, 0) or q + 2 + S + n_keys > #ARGV then return 'bin key count' end
+    for k = 1, n_keys do
+      if not whole(tonumber(ARGV[q + 2 + S + k]), 0) then return 'bin key' end
+    end
+    q = q + 3 + S + n_keys
+  end
+  return nil
+end
+local bad = first_bad_argument()
+if bad then return redis.error_reply('ERR distillwatch: bad argument: ' .. bad) end
+
 local seen = KEYS[1]
 local newest = redis.call('ZRANGE', seen, -1, -1, 'WITHSCORES')
 local max_ts = nil

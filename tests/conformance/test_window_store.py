@@ -260,3 +260,63 @@ async def test_the_model_registry_stops_growing_when_full(make_store: StoreFacto
     await store.note_models({f"m{i}": T0 + 10 + i for i in range(MAX_MODELS - 1)})
     answer = await store.note_models({"late-model": T0 + 50_000, "m7": T0 + 1})
     assert answer == {"late-model": T0 + 10, "m7": T0 + 1, REGISTRY_START: T0 + 1}
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments no count can be made of (issue 8, defect 2): refused before the first write
+# --------------------------------------------------------------------------------------------
+
+
+async def _snapshot(client: aioredis.Redis, prefix: str) -> dict[bytes, bytes | None]:
+    return {key: await client.dump(key) async for key in client.scan_iter(match=f"{prefix}*")}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        WindowUpdate("a", "e3", T0 + 2, (1, 10**300, 2, 1)),  # past 2^53: no exact count
+        WindowUpdate("a", "e3", T0 + 2, (1, 2.5, 2, 1)),  # type: ignore[arg-type]
+        WindowUpdate("a", "e3", float("nan"), (1, 1, 2, 1)),
+        WindowUpdate("a", "e3", T0 + 2, (1, 1, 2, 1), (-5,)),
+        WindowUpdate("a", "", T0 + 2, (1, 1, 2, 1)),
+    ],
+)
+async def test_a_bad_argument_fails_the_script_before_any_write(
+    redis_client: aioredis.Redis, key_prefix: str, bad: WindowUpdate
+) -> None:
+    from redis.exceptions import ResponseError
+
+    store = RedisWindowStore(redis_client, key_prefix=key_prefix)
+    await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON)
+    before = await _snapshot(redis_client, key_prefix)
+    with pytest.raises(ResponseError, match="distillwatch: bad argument"):
+        await store.apply([update("a", "e2", T0 + 1, bins=(HOURS + 3,)), bad], WINDOWS, HORIZON)
+    assert await _snapshot(redis_client, key_prefix) == before
+    # The good event was not half-applied: it still counts, once.
+    readings = await store.apply([update("a", "e2", T0 + 1)], WINDOWS, HORIZON)
+    assert readings[0].status == APPLIED and readings[0].totals[0][0] == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Eviction (issue 8, defect 5): the worker refuses a Redis that may evict its state
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["volatile-lru", "allkeys-lru", "volatile-ttl"])
+def test_a_redis_that_may_evict_keys_is_refused_unless_allowed(redis_url: str, policy: str) -> None:
+    import redis as sync_redis
+
+    from streams.redis_checks import RedisStateError, check_eviction_policy
+
+    client = sync_redis.Redis.from_url(redis_url)
+    original = str(client.config_get("maxmemory-policy")["maxmemory-policy"])
+    try:
+        client.config_set("maxmemory-policy", "noeviction")
+        assert check_eviction_policy(redis_url) == "noeviction"
+        client.config_set("maxmemory-policy", policy)
+        with pytest.raises(RedisStateError, match=f"maxmemory-policy is {policy}"):
+            check_eviction_policy(redis_url)
+        assert check_eviction_policy(redis_url, allow_eviction=True) == policy
+    finally:
+        client.config_set("maxmemory-policy", original)
+        client.close()

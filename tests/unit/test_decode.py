@@ -105,6 +105,7 @@ INVALID: list[tuple[str, bytes]] = [
     ("bad_timestamp", orjson.dumps(make_event(timestamp="2026-W09-1T10:00:00Z"))),  # week date
     ("bad_timestamp", orjson.dumps(make_event(timestamp="1969-12-31T23:59:59Z"))),  # negative
     ("bad_timestamp", orjson.dumps(make_event(timestamp=1e300))),
+    ("bad_timestamp", orjson.dumps(make_event(timestamp=1_771_840_800_123))),  # milliseconds
     ("unsupported_schema_version", orjson.dumps(make_event(schema_version=2))),
 ]
 

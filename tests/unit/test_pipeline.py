@@ -207,3 +207,78 @@ async def test_a_detector_that_raises_is_skipped_and_counted(
     )
     assert outcome.detector_errors == ["logit_probe"]  # once per batch, not per event
     assert [a["rule_id"] for a in outcome.alerts] == ["extraction_combined"]
+
+
+# --------------------------------------------------------------------------------------------
+# Event time ahead of the stream (issue 8, defect 1)
+# --------------------------------------------------------------------------------------------
+
+
+def _requests_in_1h(pipeline: DetectionPipeline, config: DetectionConfig, account: str) -> int:
+    store = pipeline.store
+    assert isinstance(store, MemoryWindowStore)
+    window = store._accounts[account].windows[0]
+    return window.sums[config.bound.layout.sum_index("requests")]
+
+
+async def test_one_event_from_a_clock_a_day_ahead_does_not_blind_its_account(
+    config: DetectionConfig,
+) -> None:
+    """(Milliseconds sent as seconds are past the year 9999: the decoder refuses those.)"""
+    start = 1_771_840_800.0
+    before = [make_event("acct_a", start + i) for i in range(20)]
+    bad = make_event("acct_a", start + 20 + 86400)
+    after = [make_event("acct_a", start + 21 + i) for i in range(20)]
+    pipeline = DetectionPipeline(config, MemoryWindowStore())
+    await run_all(pipeline, encode(before))
+    outcome = await pipeline.process(encode([before[-1] | {"event_id": "x"}, bad]))
+    assert [(d.index, d.reason) for d in outcome.dead_letters] == [(1, "bad_timestamp")]
+    await pipeline.confirm_sent(outcome)
+    outcome = await pipeline.process(encode(after))
+    assert outcome.applied == 20 and outcome.late == 0
+    assert _requests_in_1h(pipeline, config, "acct_a") == 41
+
+
+async def test_a_lone_future_event_in_its_own_batch_is_refused_by_the_wall_clock(
+    config: DetectionConfig,
+) -> None:
+    now = 1_771_840_800.0
+    pipeline = DetectionPipeline(config, MemoryWindowStore(), wall_clock=lambda: now)
+    skew = config.state.max_future_skew_seconds
+    outcome = await pipeline.process(encode([make_event("acct_a", now + 2 * skew)]))
+    assert [d.reason for d in outcome.dead_letters] == ["bad_timestamp"]
+    assert "wall clock" in outcome.dead_letters[0].detail
+    outcome = await pipeline.process(encode([make_event("acct_a", now + 60)]))
+    assert outcome.applied == 1
+
+
+async def test_the_stream_may_jump_forward_after_a_gap_in_traffic(
+    config: DetectionConfig,
+) -> None:
+    """A quiet night: the next batch is hours ahead of the watermark, and is all admitted,
+    because a batch's median (not one event) moves the reference."""
+    start = 1_771_840_800.0
+    pipeline = DetectionPipeline(config, MemoryWindowStore())
+    await run_all(pipeline, encode([make_event(f"acct_{i}", start + i) for i in range(10)]))
+    later = [make_event(f"acct_{i}", start + 6 * 3600 + i) for i in range(10)]
+    outcome = await pipeline.process(encode(later))
+    assert outcome.dead_letters == [] and outcome.applied == 10
+
+
+async def test_a_retried_batch_is_judged_against_the_same_watermark(
+    config: DetectionConfig,
+) -> None:
+    start = 1_771_840_800.0
+    pipeline = DetectionPipeline(config, MemoryWindowStore())
+    await run_all(pipeline, encode([make_event("acct_a", start + i) for i in range(5)]))
+    skew = config.state.max_future_skew_seconds
+    batch = encode(
+        [
+            make_event("acct_b", start + 5),
+            make_event("acct_b", start + 6),
+            make_event("acct_c", start + 6 + 1.5 * skew),  # beyond the limit, once
+        ]
+    )
+    first = await pipeline.process(batch)  # not confirmed: the worker will retry it
+    second = await pipeline.process(batch)
+    assert [d.index for d in first.dead_letters] == [d.index for d in second.dead_letters] == [2]
