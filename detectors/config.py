@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    PrivateAttr,
+    model_validator,
+)
 
 from detectors.contract import StateLayout
 from detectors.ruleset import BoundRuleSet, Rule, RuleSetError, bind_rules
@@ -41,6 +49,9 @@ class StateConfig(StrictModel):
     # An event stamped further ahead of the stream (live: of the wall clock) is a producer's
     # clock error, sent to the dead-letter topic as bad_timestamp (detectors/stream_clock.py).
     max_future_skew_seconds: PositiveInt = 3600
+    # Redis keys expire on the wall clock while windows run on event time: state outlives its
+    # windows by this much, so a consumer outage up to this long resumes on intact windows.
+    max_lag_seconds: NonNegativeInt = 86400
     key_prefix: str = Field("dw", pattern=r"^[A-Za-z0-9_.:-]+$")
 
 

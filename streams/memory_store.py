@@ -67,6 +67,7 @@ class MemoryWindowStore(WindowStore):
         updates: Sequence[WindowUpdate],
         layout: StateLayout,
         dedupe_horizon_seconds: int,
+        max_lag_seconds: int = 0,
     ) -> list[WindowReading]:
         windows = window_specs(layout)
         if layout.version != self._layout_version:
@@ -135,7 +136,9 @@ class MemoryWindowStore(WindowStore):
         answer[REGISTRY_START] = self._models[REGISTRY_START]
         return answer
 
-    async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:
+    async def claim_alerts(
+        self, claims: Sequence[AlertClaim], max_lag_seconds: int = 0
+    ) -> list[ClaimResult]:
         results = []
         for claim in claims:
             key = (claim.key_tag, claim.rule_id)

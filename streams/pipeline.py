@@ -141,8 +141,9 @@ class DetectionPipeline:
         build = self._update_builder(bound)
         new = await self._new_models(outcome.events, config)
         updates = [build(event, new(event)) for event in outcome.events]
+        state = config.state
         outcome.readings = await self.store.apply(
-            updates, bound.layout, config.state.dedupe_horizon_seconds
+            updates, bound.layout, state.dedupe_horizon_seconds, state.max_lag_seconds
         )
         findings = self._detect(outcome, config)
         await self._claim(outcome, findings, config)
@@ -313,7 +314,7 @@ class DetectionPipeline:
             )
             for f, ts in findings.values()
         ]
-        results = await self.store.claim_alerts(claims)
+        results = await self.store.claim_alerts(claims, config.state.max_lag_seconds)
         for (finding, _), claim, result in zip(findings.values(), claims, results, strict=True):
             if result.outcome == COOLDOWN or result.fired_at is None or result.alert_id is None:
                 continue

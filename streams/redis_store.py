@@ -14,7 +14,9 @@ and windows, so a new layout starts fresh keys and old ones expire unread.
 Every key of an account shares the hash tag `{acct:acct_42}`, so one script call per account
 touches a single Redis Cluster slot. A batch groups its events by account and sends one
 EVALSHA per account in a single non-transactional pipeline: one network round trip.
-TTL on every key = window + one bucket (the seen zset: the longest TTL), refreshed on write.
+TTL on every key = window + one bucket + the tolerated consumer lag (state.max_lag_seconds:
+windows run on event time, TTLs on the wall clock), the seen zset the longest of them;
+refreshed on write.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class RedisWindowStore(WindowStore):
         updates: Sequence[WindowUpdate],
         layout: StateLayout,
         dedupe_horizon_seconds: int,
+        max_lag_seconds: int = 0,
     ) -> list[WindowReading]:
         if not updates:
             return []
@@ -93,7 +96,9 @@ class RedisWindowStore(WindowStore):
         by_account: dict[str, list[int]] = {}
         for index, update in enumerate(updates):
             by_account.setdefault(update.account_id, []).append(index)
-        seen_ttl = max([dedupe_horizon_seconds, *(w.ttl_seconds for w in windows)])
+        seen_ttl = (
+            max([dedupe_horizon_seconds, *(w.ttl_seconds for w in windows)]) + max_lag_seconds
+        )
         header: list[int | float | str] = [
             dedupe_horizon_seconds,
             len(windows),
@@ -103,7 +108,7 @@ class RedisWindowStore(WindowStore):
             BIN_KEY_STRIDE,
         ]
         for w in windows:
-            header += [w.bucket_seconds, w.n_buckets, w.ttl_seconds]
+            header += [w.bucket_seconds, w.n_buckets, w.ttl_seconds + max_lag_seconds]
         calls: list[tuple[str, list[str], list[int | float | str]]] = []
         for account_id, indices in by_account.items():
             args = list(header)
@@ -141,7 +146,9 @@ class RedisWindowStore(WindowStore):
         values = [float(v) for v in reply]
         return {**dict(zip(seen, values, strict=False)), REGISTRY_START: values[-1]}
 
-    async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:
+    async def claim_alerts(
+        self, claims: Sequence[AlertClaim], max_lag_seconds: int = 0
+    ) -> list[ClaimResult]:
         if not claims:
             return []
         calls: list[tuple[str, list[str], list[int | float | str]]] = [
@@ -152,7 +159,7 @@ class RedisWindowStore(WindowStore):
                     claim.alert_id,
                     f"{claim.fired_at:.6f}",
                     claim.cooldown_seconds,
-                    max(self._claim_ttl, claim.cooldown_seconds),
+                    max(self._claim_ttl, claim.cooldown_seconds) + max_lag_seconds,
                 ],
             )
             for claim in claims

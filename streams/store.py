@@ -55,9 +55,12 @@ class WindowStore(abc.ABC):
         updates: Sequence[WindowUpdate],
         layout: StateLayout,
         dedupe_horizon_seconds: int,
+        max_lag_seconds: int = 0,
     ) -> list[WindowReading]:
         """Count each update in its account's windows, in order; one reading per update.
-        State is kept per layout version: a new layout never reads another's numbers."""
+        State is kept per layout version: a new layout never reads another's numbers.
+        A store that expires state on the wall clock keeps it `max_lag_seconds` longer than its
+        windows need on event time: a consumer outage that long loses nothing."""
 
     @abc.abstractmethod
     async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:
@@ -66,8 +69,11 @@ class WindowStore(abc.ABC):
         REGISTRY_START, the earliest event time of any model: when the registry began."""
 
     @abc.abstractmethod
-    async def claim_alerts(self, claims: Sequence[AlertClaim]) -> list[ClaimResult]:
-        """Check-and-set the cooldown of each claim, in order."""
+    async def claim_alerts(
+        self, claims: Sequence[AlertClaim], max_lag_seconds: int = 0
+    ) -> list[ClaimResult]:
+        """Check-and-set the cooldown of each claim, in order (kept `max_lag_seconds` longer
+        than the cooldown needs, as `apply` keeps windows)."""
 
     @abc.abstractmethod
     async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:

@@ -320,3 +320,33 @@ def test_a_redis_that_may_evict_keys_is_refused_unless_allowed(redis_url: str, p
     finally:
         client.config_set("maxmemory-policy", original)
         client.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Expiry on the wall clock (issue 8, defect 4): keys outlive a consumer outage of max_lag
+# --------------------------------------------------------------------------------------------
+
+
+async def test_keys_outlive_window_and_bucket_by_the_tolerated_lag(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    """Windows run on event time, TTLs on the wall clock: after an outage the backlog resumes
+    where its event time stopped, so the state must still be there."""
+    lag = 7200
+    store = RedisWindowStore(redis_client, key_prefix=key_prefix)
+    await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON, max_lag_seconds=lag)
+    claim = AlertClaim("acct:a", "rule", "alert-1", T0, cooldown_seconds=600)
+    await store.claim_alerts([claim], max_lag_seconds=lag)
+    ttls = {
+        key.decode(): await redis_client.ttl(key)
+        async for key in redis_client.scan_iter(match=f"{key_prefix}*")
+    }
+    for spec_name, seconds, bucket in LAYOUT.windows:
+        window_keys = [k for k in ttls if k.split(":w:")[-1].split(":")[0] == spec_name]
+        assert window_keys, spec_name
+        for key in window_keys:
+            assert seconds + bucket + lag - 5 <= ttls[key] <= seconds + bucket + lag, key
+    seen = [k for k in ttls if k.endswith(":seen")]
+    assert seen and all(ttls[k] >= max(HORIZON, 600 + 60) + lag - 5 for k in seen)
+    ledger = [k for k in ttls if ":alert:" in k]
+    assert ledger and all(ttls[k] >= 7 * 86400 + lag - 5 for k in ledger)
