@@ -20,6 +20,7 @@ from rich.table import Table
 from detectors.config import DetectionConfig
 from detectors.errors import ConfigError
 from streams.config_loader import default_config_path, load_config
+from streams.health import add_health_args, run_health
 from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
 from streams.redis_store import RedisWindowStore
@@ -268,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rules_parser(sub)
     sub.choices["rules"].set_defaults(func=cmd_rules)
+
+    health = sub.add_parser("health", help="probe a running worker: exit 1 if it is stalled")
+    add_health_args(health)
+    health.set_defaults(func=run_health)
 
     worker = sub.add_parser("worker", help="run the live Kafka worker (faust)")
     from streams.worker_args import add_worker_args

@@ -24,8 +24,10 @@ class Metrics:
     config_reloads: Counter  # labels: result = applied | invalid | layout_change
     batch_seconds: Histogram  # whole batch: state, detection, sinks, commit bookkeeping
     batch_size: Histogram
-    state_errors: Counter  # failed state/sink round trips (retried, never dropped)
+    state_errors: Counter  # labels: stage, kind = transient | permanent (retried or give up)
     event_lag_seconds: Gauge  # wall clock minus the newest event time seen
+    batch_started: Gauge  # start of the batch in progress (0: none): a stall shows here
+    last_success: Gauge  # when the last batch was delivered
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -81,13 +83,26 @@ class Metrics:
             ),
             state_errors=Counter(
                 "distillwatch_batch_retries_total",
-                "Batches retried after a Redis or Kafka error",
-                ["stage"],
+                "Failed attempts at a batch, by stage and kind (transient: retried with backoff; "
+                "permanent: retried a few times, then the worker exits for its supervisor)",
+                ["stage", "kind"],
                 registry=registry,
             ),
             event_lag_seconds=Gauge(
                 "distillwatch_event_lag_seconds",
                 "Wall clock minus the newest event timestamp processed",
+                registry=registry,
+            ),
+            batch_started=Gauge(
+                "distillwatch_batch_started_timestamp_seconds",
+                "Unix time the batch in progress started (0 when none): now minus this is how "
+                "long the worker has been on one batch, retries included",
+                registry=registry,
+            ),
+            last_success=Gauge(
+                "distillwatch_last_batch_success_timestamp_seconds",
+                "Unix time the last batch was delivered (alerts and dead letters acknowledged, "
+                "offsets released for commit)",
                 registry=registry,
             ),
         )

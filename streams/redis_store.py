@@ -74,7 +74,13 @@ class RedisWindowStore(WindowStore):
 
     @classmethod
     def from_url(cls, url: str, key_prefix: str = "dw") -> RedisWindowStore:
-        return cls(aioredis.Redis.from_url(url), key_prefix=key_prefix)
+        # Explicit timeouts: a Redis that stops answering fails the batch (retried as a
+        # transient error) instead of hanging the partition; idle connections are checked
+        # before use, so a failover or a restart is noticed on the next batch.
+        client = aioredis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=15
+        )
+        return cls(client, key_prefix=key_prefix)
 
     def account_keys(self, account_id: str, layout: StateLayout) -> list[str]:
         tag = f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}"

@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +29,45 @@ import redis
 from prometheus_client import REGISTRY, start_http_server
 
 from streams.config_loader import ConfigWatcher
-from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics
+from streams.failures import EXIT_GAVE_UP, RetryPolicy, is_permanent
+from streams.faust_patches import guard_uncommitted_gaps
+from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, topic_max_message_bytes
 from streams.metrics import Metrics
 from streams.pipeline import BatchOutcome, DetectionPipeline
 from streams.redis_checks import RedisStateError, check_eviction_policy
 from streams.redis_store import RedisWindowStore
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF_SECONDS = 5.0
+DLQ_HEADROOM_BYTES = 4096  # the reason headers and the record's own overhead
 CONFIG_POLL_SECONDS = 5.0
 
 
 class BatchHandler:
-    """Processes one faust batch end to end; never returns until the batch is delivered."""
+    """Processes one faust batch end to end: returns once the batch is delivered, or ends the
+    process (`give_up`) when its failure can never succeed or has lasted too long."""
 
     def __init__(
-        self, pipeline: DetectionPipeline, alerts_topic: Any, dlq_topic: Any, metrics: Metrics
+        self,
+        pipeline: DetectionPipeline,
+        alerts_topic: Any,
+        dlq_topic: Any,
+        metrics: Metrics,
+        *,
+        retry: RetryPolicy | None = None,
+        dlq_max_bytes: int = DLQ_MAX_MESSAGE_BYTES,
+        give_up: Callable[[int], None] = os._exit,
     ) -> None:
         self.pipeline = pipeline
         self.alerts_topic = alerts_topic
         self.dlq_topic = dlq_topic
         self.metrics = metrics
+        self.retry = retry or RetryPolicy()
+        self.dlq_max_bytes = dlq_max_bytes
+        self.give_up = give_up
 
     async def handle(self, events: Sequence[Any]) -> None:
         started = time.perf_counter()
+        self.metrics.batch_started.set(time.time())
         payloads = [e.value if isinstance(e.value, bytes) else b"" for e in events]
         attempt = 0
         while True:
@@ -65,18 +81,29 @@ class BatchHandler:
                 break
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 attempt += 1
-                self.metrics.state_errors.labels(stage=stage).inc()
-                delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2 ** min(attempt, 6))
+                kind = "permanent" if is_permanent(error) else "transient"
+                self.metrics.state_errors.labels(stage=stage, kind=kind).inc()
+                failing_for = time.perf_counter() - started
+                if self.retry.gives_up(error, attempt, failing_for):
+                    log.critical(
+                        "giving up on a batch of %d after %d attempts (%.0f s) at %s: %s error "
+                        "%s; exiting so the supervisor restarts the worker (no offset of the "
+                        "batch was committed)",
+                        len(events), attempt, failing_for, stage, kind, error,
+                    )  # fmt: skip
+                    logging.shutdown()
+                    self.give_up(EXIT_GAVE_UP)
+                    raise
+                delay = self.retry.backoff(attempt)
                 log.exception(
-                    "batch of %d failed at %s (attempt %d); retrying in %.1fs",
-                    len(events),
-                    stage,
-                    attempt,
-                    delay,
-                )
+                    "batch of %d failed at %s (%s, attempt %d); retrying in %.1fs",
+                    len(events), stage, kind, attempt, delay,
+                )  # fmt: skip
                 await asyncio.sleep(delay)  # backoff before retrying the same batch
+        self.metrics.batch_started.set(0)
+        self.metrics.last_success.set(time.time())
         self.metrics.batch_size.observe(len(events))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         if outcome.events:
@@ -97,10 +124,15 @@ class BatchHandler:
                 ("dw-source-partition", str(message.partition).encode()),
                 ("dw-source-offset", str(message.offset).encode()),
             ]
+            value = payloads[letter.index]
+            if len(value) + DLQ_HEADROOM_BYTES > self.dlq_max_bytes:
+                # Larger than the dead-letter topic takes: a reference to the original (its
+                # topic, partition and offset are in the headers) instead of a send that can
+                # never succeed.
+                headers.append(("dw-payload-omitted-bytes", str(len(value)).encode()))
+                value = b""
             pending.append(
-                await self.dlq_topic.send(
-                    key=message.key, value=payloads[letter.index], headers=headers, force=True
-                )
+                await self.dlq_topic.send(key=message.key, value=value, headers=headers, force=True)
             )
         for alert in outcome.alerts:
             pending.append(
@@ -113,6 +145,7 @@ class BatchHandler:
 
 
 def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics) -> faust.App:
+    guard_uncommitted_gaps()  # streams/faust_patches.py: no commit past an unacked event
     datadir = args.data_dir or str(Path(tempfile.gettempdir()) / "distillwatch-faust")
     app = faust.App(
         args.app_id,
@@ -131,8 +164,17 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
         for name in (args.input_topic, args.alerts_topic, args.dlq_topic)
     )
     store = RedisWindowStore.from_url(args.redis, key_prefix=watcher.current.state.key_prefix)
+    metrics.last_success.set(time.time())  # the health check's clock starts with the worker
     pipeline = DetectionPipeline(lambda: watcher.current, store, metrics, wall_clock=time.time)
-    handler = BatchHandler(pipeline, alerts_topic, dlq_topic, metrics)
+    dlq_limit = topic_max_message_bytes(args.bootstrap, args.dlq_topic) or DLQ_MAX_MESSAGE_BYTES
+    handler = BatchHandler(
+        pipeline,
+        alerts_topic,
+        dlq_topic,
+        metrics,
+        retry=RetryPolicy(transient_seconds=args.max_retry_seconds),
+        dlq_max_bytes=min(dlq_limit, DLQ_MAX_MESSAGE_BYTES),
+    )
 
     @app.agent(input_topic)
     async def detect(stream: Any) -> None:

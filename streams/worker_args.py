@@ -55,6 +55,13 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
         default=float(_env("BATCH_WITHIN", "0.5")),
         help="seconds to wait for a batch to fill",
     )
+    parser.add_argument(
+        "--max-retry-seconds",
+        type=float,
+        default=float(_env("MAX_RETRY_SECONDS", "300")),
+        help="retry a batch failing on a transient error (network, timeout) this long, then "
+        "exit non-zero for the supervisor to restart the worker",
+    )
     parser.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", "9464")))
     parser.add_argument("--metrics-addr", default=_env("METRICS_ADDR", "0.0.0.0"))
     parser.add_argument(
