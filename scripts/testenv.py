@@ -32,12 +32,17 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from redis_topologies import cluster_ok, redis_cluster, redis_sentinel, sentinel_names_primary
+
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_LIBS = ROOT / ".cache" / "kafka" / "libs"
 KAFKA_POM = ROOT / "services" / "kafka" / "pom.xml"
 LOG4J2_CONFIG = ROOT / "services" / "kafka" / "log4j2.properties"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6390/0"
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+DEFAULT_REDIS_CLUSTER_URL = "redis-cluster://127.0.0.1:6391,127.0.0.1:6392,127.0.0.1:6393"
+DEFAULT_REDIS_SENTINEL_URL = "redis-sentinel://127.0.0.1:26390/dwprimary"
 START_DEADLINE_S = 90.0
 
 
@@ -180,6 +185,37 @@ def redis_service(url: str) -> Iterator[None]:
             stop_process(proc, "redis-server")
 
 
+@contextmanager
+def redis_cluster_service(url: str) -> Iterator[None]:
+    """A 3-primary Redis Cluster (scripts/redis_cluster.py) unless one answers at `url`."""
+    addresses = [a.rsplit(":", 1) for a in urlparse(url).netloc.split(",")]
+    host, ports = addresses[0][0], [int(port) for _, port in addresses]
+    if all(redis_ping(host, port) for port in ports) and cluster_ok(host, ports[0]):
+        log(f"using the Redis Cluster already running at {host}:{ports[0]}")
+        yield
+        return
+    binary = ensure_redis_server()
+    with redis_cluster(binary, host, ports, wait_until, stop_process, log):
+        yield
+
+
+@contextmanager
+def redis_sentinel_service(url: str, primary_url: str) -> Iterator[None]:
+    """A Sentinel naming the tests' single Redis (scripts/redis_topologies.py)."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 26379
+    service = parsed.path.strip("/").split("/")[0]
+    if redis_ping(host, port) and sentinel_names_primary(host, port, service):
+        log(f"using the Redis Sentinel already running at {host}:{port}")
+        yield
+        return
+    primary = urlparse(primary_url)
+    address = (primary.hostname or "127.0.0.1", primary.port or 6379)
+    binary = ensure_redis_server()
+    with redis_sentinel(binary, host, port, address, service, wait_until, stop_process, log):
+        yield
+
+
 def ensure_kafka_jars() -> None:
     stamp = KAFKA_LIBS / ".pom-stamp"
     pom_bytes = KAFKA_POM.read_bytes()
@@ -308,10 +344,16 @@ def main(argv: list[str]) -> int:
     if not command:
         parser.error("give the command to run after --")
     redis_url = os.environ.setdefault("DISTILLWATCH_REDIS_URL", DEFAULT_REDIS_URL)
+    cluster_url = os.environ.setdefault("DISTILLWATCH_REDIS_CLUSTER_URL", DEFAULT_REDIS_CLUSTER_URL)
+    sentinel_url = os.environ.setdefault(
+        "DISTILLWATCH_REDIS_SENTINEL_URL", DEFAULT_REDIS_SENTINEL_URL
+    )
     bootstrap = os.environ.setdefault("DISTILLWATCH_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP)
     with ExitStack() as services:
         if not args.no_redis:
             services.enter_context(redis_service(redis_url))
+            services.enter_context(redis_cluster_service(cluster_url))
+            services.enter_context(redis_sentinel_service(sentinel_url, redis_url))
         if not args.no_kafka:
             services.enter_context(kafka_service(bootstrap))
             os.environ["DISTILLWATCH_KAFKA_VERSION"] = kafka_version()

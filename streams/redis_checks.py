@@ -13,7 +13,7 @@ Redis has the batch, so what a Redis restart may lose is what its persistence di
 
 from __future__ import annotations
 
-import redis
+from streams.redis_connect import connect_sync, primaries_info
 
 SAFE_POLICY = "noeviction"
 
@@ -25,11 +25,15 @@ class RedisStateError(RuntimeError):
 def check_eviction_policy(url: str, *, allow_eviction: bool = False) -> str:
     """The server's maxmemory-policy; raises RedisStateError unless it is noeviction or
     eviction is explicitly allowed."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    client = connect_sync(url)
     try:
-        policy = str(client.info("memory").get("maxmemory_policy", SAFE_POLICY))
+        policies = {
+            str(i.get("maxmemory_policy", SAFE_POLICY)) for i in primaries_info(client, "memory")
+        }
     finally:
         client.close()
+    unsafe = sorted(policies - {SAFE_POLICY})
+    policy = unsafe[0] if unsafe else SAFE_POLICY  # a cluster is as safe as its least safe node
     if policy != SAFE_POLICY and not allow_eviction:
         raise RedisStateError(
             f"Redis maxmemory-policy is {policy}: it may evict an account's dedupe set while its "

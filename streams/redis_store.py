@@ -25,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import NoScriptError
 
 from detectors.contract import BIN_KEY_STRIDE, StateLayout
 from detectors.windows import WindowReading, WindowUpdate, window_specs
+from streams.redis_connect import AsyncClient, connect_async
 from streams.store import REGISTRY_START, AlertClaim, ClaimResult, WindowStore, account_tag
 
 
@@ -39,7 +40,7 @@ def _lua(name: str) -> str:
 
 class RedisWindowStore(WindowStore):
     def __init__(
-        self, client: aioredis.Redis, key_prefix: str = "dw", claim_ttl_seconds: int = 7 * 86400
+        self, client: AsyncClient, key_prefix: str = "dw", claim_ttl_seconds: int = 7 * 86400
     ) -> None:
         self._redis = client
         self._prefix = key_prefix
@@ -61,9 +62,15 @@ class RedisWindowStore(WindowStore):
         if not self._shas:
             await self._load_scripts()
         for attempt in (1, 2):
-            pipe = self._redis.pipeline(transaction=False)
+            # A cluster pipeline routes each call by its keys (one slot per account); redis-py
+            # blocks its evalsha() there, not the command itself.
+            pipe = (
+                self._redis.pipeline()
+                if isinstance(self._redis, AsyncRedisCluster)
+                else self._redis.pipeline(transaction=False)
+            )
             for name, keys, args in calls:
-                pipe.evalsha(self._shas[name], len(keys), *keys, *args)
+                pipe.execute_command("EVALSHA", self._shas[name], len(keys), *keys, *args)
             try:
                 return list(await pipe.execute())
             except NoScriptError:
@@ -74,13 +81,8 @@ class RedisWindowStore(WindowStore):
 
     @classmethod
     def from_url(cls, url: str, key_prefix: str = "dw") -> RedisWindowStore:
-        # Explicit timeouts: a Redis that stops answering fails the batch (retried as a
-        # transient error) instead of hanging the partition; idle connections are checked
-        # before use, so a failover or a restart is noticed on the next batch.
-        client = aioredis.Redis.from_url(
-            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=15
-        )
-        return cls(client, key_prefix=key_prefix)
+        """A single server, a Redis Cluster or a Sentinel primary (streams/redis_connect.py)."""
+        return cls(connect_async(url), key_prefix=key_prefix)
 
     def account_keys(self, account_id: str, layout: StateLayout) -> list[str]:
         tag = f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}"

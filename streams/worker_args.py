@@ -21,7 +21,12 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
         default=_env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         help="Kafka bootstrap servers (host:port[,host:port])",
     )
-    parser.add_argument("--redis", default=_env("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--redis",
+        default=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="redis://host:port/db (rediss:// for TLS), redis-cluster://host:port[,host:port] "
+        "or redis-sentinel://host:port[,host:port]/service[/db]",
+    )
     parser.add_argument(
         "--allow-eviction",
         action="store_true",

@@ -20,6 +20,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import testenv
 
 REDIS_URL = os.environ.get("DISTILLWATCH_REDIS_URL", testenv.DEFAULT_REDIS_URL)
+REDIS_CLUSTER_URL = os.environ.get(
+    "DISTILLWATCH_REDIS_CLUSTER_URL", testenv.DEFAULT_REDIS_CLUSTER_URL
+)
+REDIS_SENTINEL_URL = os.environ.get(
+    "DISTILLWATCH_REDIS_SENTINEL_URL", testenv.DEFAULT_REDIS_SENTINEL_URL
+)
 KAFKA_BOOTSTRAP = os.environ.get("DISTILLWATCH_KAFKA_BOOTSTRAP", testenv.DEFAULT_KAFKA_BOOTSTRAP)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -31,13 +37,36 @@ def unavailable(service: str, detail: str) -> None:
     pytest.skip(message)
 
 
+def reachable_redis(service: str, url: str) -> str:
+    """`url` once a PING through it answers (a cluster or a Sentinel included)."""
+    from streams.redis_connect import connect_sync
+
+    try:
+        client = connect_sync(url)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (redis.RedisError, IndexError) as error:  # IndexError: no cluster node answered
+        unavailable(service, f"{url}: {error}")
+    return url
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as error:
-        unavailable("Redis", f"{REDIS_URL}: {error}")
-    return REDIS_URL
+    return reachable_redis("Redis", REDIS_URL)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> str:
+    """The 3-primary Redis Cluster `make test` starts (scripts/redis_topologies.py)."""
+    return reachable_redis("Redis Cluster", REDIS_CLUSTER_URL)
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_url() -> str:
+    """A Sentinel naming the tests' single Redis as its primary (scripts/redis_topologies.py)."""
+    return reachable_redis("Redis Sentinel", REDIS_SENTINEL_URL)
 
 
 @pytest.fixture

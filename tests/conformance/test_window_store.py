@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from detectors.contract import BIN_KEY_STRIDE, Bins, StateLayout, Sum
 from detectors.windows import APPLIED, DUPLICATE, LATE, WindowUpdate
 from streams.memory_store import MemoryWindowStore
+from streams.redis_connect import AsyncClient, connect_async
 from streams.redis_store import RedisWindowStore
 from streams.store import (
     COOLDOWN,
@@ -42,17 +43,24 @@ T0 = 1_771_840_800.0
 StoreFactory = Callable[[], WindowStore]
 
 
-@pytest.fixture(params=["memory", "redis"])
+URL_FIXTURES = {
+    "redis": "redis_url",
+    "redis-cluster": "redis_cluster_url",
+    "redis-sentinel": "redis_sentinel_url",
+}
+
+
+@pytest.fixture(params=["memory", "redis", "redis-cluster", "redis-sentinel"])
 async def make_store(
     request: pytest.FixtureRequest, key_prefix: str
 ) -> AsyncIterator[StoreFactory]:
-    clients: list[aioredis.Redis] = []
+    clients: list[AsyncClient] = []
     counter = iter(range(10**6))
 
     def factory() -> WindowStore:
         if request.param == "memory":
             return MemoryWindowStore()
-        client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
+        client = connect_async(request.getfixturevalue(URL_FIXTURES[request.param]))
         clients.append(client)
         return RedisWindowStore(client, key_prefix=f"{key_prefix}-{next(counter)}")
 
@@ -350,3 +358,9 @@ async def test_keys_outlive_window_and_bucket_by_the_tolerated_lag(
     assert seen and all(ttls[k] >= max(HORIZON, 600 + 60) + lag - 5 for k in seen)
     ledger = [k for k in ttls if ":alert:" in k]
     assert ledger and all(ttls[k] >= 7 * 86400 + lag - 5 for k in ledger)
+
+
+def test_every_primary_of_a_cluster_is_checked_for_eviction(redis_cluster_url: str) -> None:
+    from streams.redis_checks import check_eviction_policy
+
+    assert check_eviction_policy(redis_cluster_url) == "noeviction"
