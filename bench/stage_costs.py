@@ -22,8 +22,10 @@ from detectors.features import extract
 from detectors.windows import WindowReading, WindowUpdate
 from streams.config_loader import load_config
 from streams.memory_store import MemoryWindowStore
-from streams.pipeline import BatchOutcome, DetectionPipeline, UpdateBuilder
+from streams.outcome import BatchOutcome
+from streams.pipeline import DetectionPipeline
 from streams.runtime import tune_gc_for_throughput
+from streams.updates import UpdateBuilder
 
 BATCH = 1000
 

@@ -49,6 +49,9 @@ class StateConfig(StrictModel):
     # An event stamped further ahead of the stream (live: of the wall clock) is a producer's
     # clock error, sent to the dead-letter topic as bad_timestamp (detectors/stream_clock.py).
     max_future_skew_seconds: PositiveInt = 3600
+    # Event keys are kept this long for re-sends of the same event upstream (a gateway's
+    # retry); redeliveries from Kafka are recognised by their offsets at any distance.
+    resend_horizon_seconds: PositiveInt = 300
     # Redis keys expire on the wall clock while windows run on event time: state outlives its
     # windows by this much, so a consumer outage up to this long resumes on intact windows.
     max_lag_seconds: NonNegativeInt = 86400

@@ -153,11 +153,13 @@ class WindowUpdate:
     timestamp: float
     sums: tuple[int, ...]  # in layout order
     bin_keys: tuple[int, ...] = ()  # each adds 1 to one bin (measure index * stride + bin)
+    source: str = ""  # "topic:partition" it was read from ("" for a file or a test)
+    offset: int = 0  # its offset there: redeliveries are recognised by it (window_apply.lua)
 
 
 # Outcome of applying one update.
 APPLIED = 0
-DUPLICATE = 1  # event_key already applied within the dedupe horizon: nothing changed
+DUPLICATE = 1  # its offset or, within the resend horizon, its key was applied: no change
 LATE = 2  # older than the dedupe horizon behind the account's newest event: not counted
 
 

@@ -40,6 +40,7 @@ class _AccountState:
     windows: list[BucketedWindow]
     seen: dict[str, float] = field(default_factory=dict)  # event key -> event time
     seen_by_time: list[tuple[float, str]] = field(default_factory=list)  # heap for trimming
+    offsets: dict[str, int] = field(default_factory=dict)  # source -> highest offset applied
     max_ts: float | None = None
 
     def totals(self) -> tuple[tuple[int, ...], ...]:
@@ -68,6 +69,7 @@ class MemoryWindowStore(WindowStore):
         layout: StateLayout,
         dedupe_horizon_seconds: int,
         max_lag_seconds: int = 0,
+        resend_horizon_seconds: int | None = None,
     ) -> list[WindowReading]:
         windows = window_specs(layout)
         if layout.version != self._layout_version:
@@ -75,6 +77,9 @@ class MemoryWindowStore(WindowStore):
             self._accounts.clear()
             self._layout_version = layout.version
         n_sums, n_bins = len(layout.sums), len(layout.bins)
+        resend = (
+            dedupe_horizon_seconds if resend_horizon_seconds is None else resend_horizon_seconds
+        )
         readings = []
         for update in updates:
             state = self._accounts.get(update.account_id)
@@ -85,7 +90,8 @@ class MemoryWindowStore(WindowStore):
                 self._accounts[update.account_id] = state
             readings.append(
                 WindowReading(
-                    self._apply_one(state, update, dedupe_horizon_seconds), state.totals()
+                    self._apply_one(state, update, dedupe_horizon_seconds, resend),
+                    state.totals(),
                 )
             )
             self._newest_ts = max(self._newest_ts, update.timestamp)
@@ -95,17 +101,22 @@ class MemoryWindowStore(WindowStore):
         return readings
 
     @staticmethod
-    def _apply_one(state: _AccountState, update: WindowUpdate, horizon: int) -> int:
+    def _apply_one(state: _AccountState, update: WindowUpdate, horizon: int, resend: int) -> int:
         ts = update.timestamp
         if state.max_ts is not None and ts < state.max_ts - horizon:
             return LATE
+        source = update.source
+        if source and update.offset <= state.offsets.get(source, -1):
+            return DUPLICATE  # redelivered from Kafka
         if update.event_key in state.seen:
-            return DUPLICATE
+            return DUPLICATE  # re-sent upstream within the resend horizon
         state.seen[update.event_key] = ts
         heapq.heappush(state.seen_by_time, (ts, update.event_key))
+        if source:
+            state.offsets[source] = update.offset
         if state.max_ts is None or ts > state.max_ts:
             state.max_ts = ts
-            cutoff = ts - horizon
+            cutoff = ts - resend
             while state.seen_by_time and state.seen_by_time[0][0] < cutoff:
                 _, old_key = heapq.heappop(state.seen_by_time)
                 state.seen.pop(old_key, None)

@@ -3,93 +3,34 @@
 Framework-free and batch-oriented. The live worker, replay/backtest and the tests all call
 `DetectionPipeline.process` with raw message payloads, then deliver what it returns (alerts,
 dead letters) and finally call `confirm_sent`. Nothing here reads the wall clock: windows,
-cooldowns and alert times are event time.
+cooldowns and alert times are event time; only the live worker hands it a wall clock, to
+refuse events stamped in the future (detectors/stream_clock.py).
 """
 
 from __future__ import annotations
 
 import logging
-import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from detectors.alerts import alert_id_for, build_alert
 from detectors.config import DetectionConfig
-from detectors.contract import BIN_KEY_STRIDE, AccountView
+from detectors.contract import AccountView
 from detectors.decode import BAD_TIMESTAMP, decode_event
 from detectors.errors import EventDecodeError
 from detectors.event import InferenceEvent
-from detectors.features import event_key, extract, tier_of
-from detectors.features.quantities import BINS, SUM_NAMES, sum_values
+from detectors.features import tier_of
 from detectors.findings import SEVERITY_RANK, Finding
 from detectors.ruleset import BoundRule, BoundRuleSet
 from detectors.stream_clock import StreamClock
-from detectors.windows import APPLIED, DUPLICATE, WindowReading, WindowUpdate
+from detectors.windows import APPLIED, DUPLICATE
 from streams.metrics import Metrics
+from streams.outcome import BatchOutcome, DeadLetter
 from streams.store import COOLDOWN, REGISTRY_START, AlertClaim, WindowStore, account_tag
+from streams.updates import Source, UpdateBuilder
 
 log = logging.getLogger(__name__)
 SHADOW_SUFFIX = "#shadow"
 JUDGE_EVERY = 10  # an account's rules are judged at least every this many of its events
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    index: int  # position of the payload in the batch
-    reason: str  # stable code from detectors.decode
-    detail: str  # names the field, never its value
-
-
-@dataclass(slots=True)
-class BatchOutcome:
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    claims: list[AlertClaim] = field(default_factory=list)  # to confirm once alerts are sent
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    events: list[InferenceEvent] = field(default_factory=list)
-    readings: list[WindowReading] = field(default_factory=list)
-    # When the pipeline records risk: the events rules were judged on (one per account per
-    # batch), the highest alerting rule's risk at each, and every rule's risk at each.
-    risk_events: list[InferenceEvent] = field(default_factory=list)
-    risks: list[float] = field(default_factory=list)
-    rule_risks: list[tuple[float, ...]] = field(default_factory=list)
-    rule_ids: tuple[str, ...] = ()  # the order of rule_risks
-    applied: int = 0
-    duplicates: int = 0
-    late: int = 0
-    shadow_findings: list[Finding] = field(default_factory=list)
-    excepted: int = 0  # findings suppressed by a rule exception
-    detector_errors: list[str] = field(default_factory=list)  # rule ids skipped this batch
-
-
-class UpdateBuilder:
-    """Turns an event's features into its window update for one state layout."""
-
-    def __init__(self, bound: BoundRuleSet) -> None:
-        layout = bound.layout
-        positions = [SUM_NAMES.index(name) for name in layout.sums]
-        self.sums: Callable[[tuple[int, ...]], tuple[int, ...]] = (
-            (lambda values: tuple(values[i] for i in positions))
-            if len(positions) < 2
-            else operator.itemgetter(*positions)  # C-level: no per-counter Python call
-        )
-        self.bins = tuple(
-            (j * BIN_KEY_STRIDE, spec.size, BINS[spec.name]) for j, spec in enumerate(layout.bins)
-        )
-
-    def __call__(self, event: InferenceEvent, new_model: bool = False) -> WindowUpdate:
-        features = extract(event, new_model)
-        keys: list[int] = []
-        for base, size, values in self.bins:
-            for value in values(features):
-                keys.append(base + value % size)
-        return WindowUpdate(
-            event.account_id,
-            event_key(event.event_id),
-            event.timestamp,
-            self.sums(sum_values(features)),
-            tuple(keys),
-        )
 
 
 class DetectionPipeline:
@@ -127,7 +68,11 @@ class DetectionPipeline:
         source = self._config_source
         return source if isinstance(source, DetectionConfig) else source()
 
-    async def process(self, payloads: Sequence[bytes]) -> BatchOutcome:
+    async def process(
+        self, payloads: Sequence[bytes], sources: Sequence[Source] | None = None
+    ) -> BatchOutcome:
+        """`sources`: where each payload was read, ("topic:partition", offset), when it came
+        from Kafka: the store then recognises a redelivery by its offset, at any distance."""
         config = self.config
         outcome = BatchOutcome()
         decoded: list[tuple[int, InferenceEvent]] = []
@@ -140,10 +85,20 @@ class DetectionPipeline:
         bound = config.bound
         build = self._update_builder(bound)
         new = await self._new_models(outcome.events, config)
-        updates = [build(event, new(event)) for event in outcome.events]
+        if sources is None:
+            updates = [build(event, new(event)) for event in outcome.events]
+        else:
+            updates = [
+                build(event, new(event), sources[index])
+                for index, event in zip(outcome.event_indexes, outcome.events, strict=True)
+            ]
         state = config.state
         outcome.readings = await self.store.apply(
-            updates, bound.layout, state.dedupe_horizon_seconds, state.max_lag_seconds
+            updates,
+            bound.layout,
+            state.dedupe_horizon_seconds,
+            state.max_lag_seconds,
+            state.resend_horizon_seconds,
         )
         findings = self._detect(outcome, config)
         await self._claim(outcome, findings, config)
@@ -161,6 +116,7 @@ class DetectionPipeline:
         ):
             if admitted:
                 outcome.events.append(event)
+                outcome.event_indexes.append(index)
             else:
                 ahead = (
                     "the wall clock"

@@ -1,7 +1,8 @@
 """Redis WindowStore: Lua scripts, one round trip per batch, keys hash-tagged per account.
 
 Keys for account `acct_42`, prefix `dw`, layout version `3f9a1c2e`, windows 1h/24h:
-  dw:{acct:acct_42}:L3f9a1c2e:seen        zset  event key -> event time (dedupe horizon)
+  dw:{acct:acct_42}:L3f9a1c2e:seen        zset  event key -> event time (resend horizon)
+  dw:{acct:acct_42}:L3f9a1c2e:offsets     hash  topic:partition -> highest offset applied
   dw:{acct:acct_42}:L3f9a1c2e:w:1h        hash  h (head bucket), t<i> (running sums),
                                                 f<j>, q<j> (filled bins, sum of squared bin
                                                 counts of histogram j), b<key> (bin counts)
@@ -86,7 +87,8 @@ class RedisWindowStore(WindowStore):
 
     def account_keys(self, account_id: str, layout: StateLayout) -> list[str]:
         tag = f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}"
-        return [f"{tag}:seen", *(f"{tag}:w:{name}" for name in layout.window_names)]
+        windows = (f"{tag}:w:{name}" for name in layout.window_names)
+        return [f"{tag}:seen", *windows, f"{tag}:offsets"]
 
     def claim_key(self, claim: AlertClaim) -> str:
         return f"{self._prefix}:{{{claim.key_tag}}}:alert:{claim.rule_id}"
@@ -97,6 +99,7 @@ class RedisWindowStore(WindowStore):
         layout: StateLayout,
         dedupe_horizon_seconds: int,
         max_lag_seconds: int = 0,
+        resend_horizon_seconds: int | None = None,
     ) -> list[WindowReading]:
         if not updates:
             return []
@@ -114,6 +117,7 @@ class RedisWindowStore(WindowStore):
             len(layout.bins),
             seen_ttl,
             BIN_KEY_STRIDE,
+            dedupe_horizon_seconds if resend_horizon_seconds is None else resend_horizon_seconds,
         ]
         for w in windows:
             header += [w.bucket_seconds, w.n_buckets, w.ttl_seconds + max_lag_seconds]
@@ -124,6 +128,8 @@ class RedisWindowStore(WindowStore):
                 update = updates[i]
                 args += [
                     update.event_key,
+                    update.source,
+                    update.offset,
                     repr(update.timestamp),
                     *update.sums,
                     len(update.bin_keys),

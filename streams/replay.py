@@ -20,7 +20,8 @@ from typing import IO, Any
 import orjson
 
 from detectors.windows import APPLIED
-from streams.pipeline import BatchOutcome, DetectionPipeline
+from streams.outcome import BatchOutcome
+from streams.pipeline import DetectionPipeline
 from streams.risk_trace import RiskTrace
 
 DEFAULT_BATCH_SIZE = 1000

@@ -56,11 +56,18 @@ class WindowStore(abc.ABC):
         layout: StateLayout,
         dedupe_horizon_seconds: int,
         max_lag_seconds: int = 0,
+        resend_horizon_seconds: int | None = None,
     ) -> list[WindowReading]:
         """Count each update in its account's windows, in order; one reading per update.
         State is kept per layout version: a new layout never reads another's numbers.
         A store that expires state on the wall clock keeps it `max_lag_seconds` longer than its
-        windows need on event time: a consumer outage that long loses nothing."""
+        windows need on event time: a consumer outage that long loses nothing.
+
+        Exactly once: an update older than `dedupe_horizon_seconds` behind its account's newest
+        event is LATE (not counted); one whose source offset is at or below the highest applied
+        from that source is a DUPLICATE, at any distance; one whose event key was applied within
+        `resend_horizon_seconds` (default: the dedupe horizon) is a DUPLICATE too (an upstream
+        re-send, or a replay without offsets). Only the keys of that horizon are kept."""
 
     @abc.abstractmethod
     async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:

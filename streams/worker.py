@@ -33,7 +33,8 @@ from streams.failures import EXIT_GAVE_UP, RetryPolicy, is_permanent
 from streams.faust_patches import guard_uncommitted_gaps
 from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, topic_max_message_bytes
 from streams.metrics import Metrics
-from streams.pipeline import BatchOutcome, DetectionPipeline
+from streams.outcome import BatchOutcome
+from streams.pipeline import DetectionPipeline
 from streams.redis_checks import RedisStateError, check_eviction_policy
 from streams.redis_store import RedisWindowStore
 
@@ -69,11 +70,12 @@ class BatchHandler:
         started = time.perf_counter()
         self.metrics.batch_started.set(time.time())
         payloads = [e.value if isinstance(e.value, bytes) else b"" for e in events]
+        sources = [(f"{e.message.topic}:{e.message.partition}", e.message.offset) for e in events]
         attempt = 0
         while True:
             stage = "state"
             try:
-                outcome = await self.pipeline.process(payloads)
+                outcome = await self.pipeline.process(payloads, sources)
                 stage = "produce"
                 await self._deliver(events, payloads, outcome)
                 stage = "confirm"
@@ -155,6 +157,10 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # How soon a crashed worker's partitions move to the others (the group coordinator
+        # waits this long for its heartbeat); heartbeats at a third of it.
+        broker_session_timeout=args.session_timeout,
+        broker_heartbeat_interval=args.session_timeout / 3,
         producer_max_request_size=DLQ_MAX_MESSAGE_BYTES,
         producer_acks=-1,
         topic_allow_declare=False,

@@ -67,6 +67,13 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
         help="retry a batch failing on a transient error (network, timeout) this long, then "
         "exit non-zero for the supervisor to restart the worker",
     )
+    parser.add_argument(
+        "--session-timeout",
+        type=float,
+        default=float(_env("SESSION_TIMEOUT", "60")),
+        help="seconds the consumer group waits for a silent worker before giving its "
+        "partitions to the others",
+    )
     parser.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", "9464")))
     parser.add_argument("--metrics-addr", default=_env("METRICS_ADDR", "0.0.0.0"))
     parser.add_argument(

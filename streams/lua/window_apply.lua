@@ -1,15 +1,24 @@
--- Apply a batch of one account's events to its sliding windows; idempotent by event key.
+-- Apply a batch of one account's events to its sliding windows, each event exactly once.
 -- Mirrors detectors/windows.py (BucketedWindow) and streams/memory_store.py exactly.
 --
--- KEYS[1]      seen zset: event key -> event time, trimmed to the dedupe horizon
+-- Exactly once, with state that does not grow with the request rate: an event read from Kafka
+-- carries its source (topic:partition) and offset, and the account keeps the highest offset
+-- applied per source: a redelivery (a crash, a rebalance, a consumer-group reset) reads as a
+-- duplicate at any distance. Event keys are kept only for the resend horizon, for upstream
+-- re-sends (the same event produced twice, at two offsets) and for events without a source.
+--
+-- KEYS[1]      seen zset: event key -> event time, trimmed to the resend horizon
 -- KEYS[2..1+W] one hash per window: h = head bucket, t<i> = running sum i, f<j> / q<j> =
 --              filled bins / sum of squared bin counts of histogram j, b<key> = count of a bin
 --              The window's buckets live beside it in hashes <window key>:<bucket> (fields
 --              s<i> and b<key>); they share the account's hash tag, so one cluster slot.
+-- KEYS[2+W]    offsets hash: source -> highest offset applied
 -- ARGV[1] horizon seconds, ARGV[2] W, ARGV[3] S (sums), ARGV[4] B (histograms),
--- ARGV[5] TTL of the seen zset, ARGV[6] bin key stride (measure index = key // stride)
+-- ARGV[5] TTL of the seen zset, ARGV[6] bin key stride (measure index = key // stride),
+-- ARGV[7] resend horizon seconds
 -- then per window: bucket_seconds, n_buckets, ttl
--- then per event: event key, event time, S sum values, K, then K bin keys (each adds 1)
+-- then per event: event key, source ('' if none), offset, event time, S sum values, K, then
+-- K bin keys (each adds 1)
 -- Returns per event: status (0 applied, 1 duplicate, 2 late), then W x (S + 2B) totals.
 --
 -- Everything is computed in Lua tables and written once at the end of the call (one HSET
@@ -21,8 +30,9 @@ local S = tonumber(ARGV[3])
 local B = tonumber(ARGV[4])
 local seen_ttl = tonumber(ARGV[5])
 local stride = tonumber(ARGV[6])
+local resend = tonumber(ARGV[7])
 local bucket_s, n_buckets, ttl = {}, {}, {}
-local p = 7
+local p = 8
 for w = 1, W do
   bucket_s[w] = tonumber(ARGV[p]); n_buckets[w] = tonumber(ARGV[p + 1]); ttl[w] = tonumber(ARGV[p + 2])
   p = p + 3
@@ -46,17 +56,18 @@ local function first_bad_argument()
   local q = p
   while q <= #ARGV do
     if ARGV[q] == '' then return 'empty event key' end
-    local ts = tonumber(ARGV[q + 1])
+    if ARGV[q + 1] ~= '' and not whole(tonumber(ARGV[q + 2]), 0) then return 'offset' end
+    local ts = tonumber(ARGV[q + 3])
     if not (ts ~= nil and ts == ts and ts >= 0 and ts <= MAX_EXACT) then return 'event time' end
     for i = 1, S do
-      if not whole(tonumber(ARGV[q + 1 + i]), -MAX_EXACT) then return 'sum ' .. i end
+      if not whole(tonumber(ARGV[q + 3 + i]), -MAX_EXACT) then return 'sum ' .. i end
     end
-    local n_keys = tonumber(ARGV[q + 2 + S])
-    if not whole(n_keys, 0) or q + 2 + S + n_keys > #ARGV then return 'bin key count' end
+    local n_keys = tonumber(ARGV[q + 4 + S])
+    if not whole(n_keys, 0) or q + 4 + S + n_keys > #ARGV then return 'bin key count' end
     for k = 1, n_keys do
-      if not whole(tonumber(ARGV[q + 2 + S + k]), 0) then return 'bin key' end
+      if not whole(tonumber(ARGV[q + 4 + S + k]), 0) then return 'bin key' end
     end
-    q = q + 3 + S + n_keys
+    q = q + 5 + S + n_keys
   end
   return nil
 end
@@ -156,7 +167,7 @@ local function add_to_window(w, ts, base, n_keys)
   local adds = pending[w][bkey]
   if adds == nil then adds = {}; pending[w][bkey] = adds end
   for i = 1, S do
-    local v = tonumber(ARGV[base + 1 + i])
+    local v = tonumber(ARGV[base + 3 + i])
     if v ~= 0 then
       local f = 's' .. i
       adds[f] = (adds[f] or 0) + v
@@ -164,7 +175,7 @@ local function add_to_window(w, ts, base, n_keys)
     end
   end
   for k = 1, n_keys do
-    local key_num = tonumber(ARGV[base + 2 + S + k])
+    local key_num = tonumber(ARGV[base + 4 + S + k])
     local field = 'b' .. int(key_num)
     adds[field] = (adds[field] or 0) + 1
     move_bin(w, key_num, field, 1)
@@ -174,22 +185,37 @@ end
 local out = {}
 local touched = false
 local base = p
+local offsets_key = KEYS[2 + W]
+local applied_offset = {}  -- source -> highest offset applied, as read or set in this call
+local function offset_of(source)
+  local known = applied_offset[source]
+  if known == nil then
+    known = tonumber(redis.call('HGET', offsets_key, source)) or -1
+    applied_offset[source] = known
+  end
+  return known
+end
 while base <= #ARGV do
   local event_key = ARGV[base]
-  local ts = tonumber(ARGV[base + 1])
-  local n_keys = tonumber(ARGV[base + 2 + S])
+  local source = ARGV[base + 1]
+  local offset = tonumber(ARGV[base + 2])
+  local ts = tonumber(ARGV[base + 3])
+  local n_keys = tonumber(ARGV[base + 4 + S])
   local status = 0
   if max_ts ~= nil and ts < max_ts - horizon then
     status = 2
+  elseif source ~= '' and offset <= offset_of(source) then
+    status = 1  -- redelivered from Kafka
   elseif redis.call('ZSCORE', seen, event_key) then
-    status = 1
+    status = 1  -- re-sent upstream within the resend horizon
   else
-    redis.call('ZADD', seen, ARGV[base + 1], event_key)
+    redis.call('ZADD', seen, ARGV[base + 3], event_key)
     if max_ts == nil or ts > max_ts then
       max_ts = ts
       -- %.17g keeps the cutoff exact: Lua's default number format rounds to 14 digits.
-      redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. string.format('%.17g', max_ts - horizon))
+      redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. string.format('%.17g', max_ts - resend))
     end
+    if source ~= '' then applied_offset[source] = offset end
     touched = true
     for w = 1, W do add_to_window(w, ts, base, n_keys) end
   end
@@ -197,7 +223,7 @@ while base <= #ARGV do
   for w = 1, W do
     for k = 1, #agg_fields do out[#out + 1] = agg[w][k] end
   end
-  base = base + 3 + S + n_keys
+  base = base + 5 + S + n_keys
 end
 
 -- Lua's unpack takes a few thousand values at most: long field lists go out in chunks.
@@ -239,6 +265,14 @@ for w = 1, W do
 end
 
 if touched then
+  local written = {}
+  for source, offset in pairs(applied_offset) do
+    if offset >= 0 then written[#written + 1] = source; written[#written + 1] = int(offset) end
+  end
+  if #written > 0 then
+    redis.call('HSET', offsets_key, unpack(written))
+    redis.call('EXPIRE', offsets_key, seen_ttl)
+  end
   redis.call('EXPIRE', seen, seen_ttl)
   for w = 1, W do redis.call('EXPIRE', KEYS[1 + w], ttl[w]) end
 end

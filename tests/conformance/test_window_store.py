@@ -364,3 +364,47 @@ def test_every_primary_of_a_cluster_is_checked_for_eviction(redis_cluster_url: s
     from streams.redis_checks import check_eviction_policy
 
     assert check_eviction_policy(redis_cluster_url) == "noeviction"
+
+
+# --------------------------------------------------------------------------------------------
+# Exactly once with bounded state (issue 8, defect 7)
+# --------------------------------------------------------------------------------------------
+
+
+def sourced(key: str, ts: float, offset: int, partition: int = 0) -> WindowUpdate:
+    return WindowUpdate("a", key, ts, (1, 10, 20, 1), (), f"requests:{partition}", offset)
+
+
+async def test_a_redelivery_is_a_duplicate_long_after_its_key_is_forgotten(
+    make_store: StoreFactory,
+) -> None:
+    """Offsets, not keys: a consumer-group reset re-reads events whose keys left the resend
+    horizon long ago, and none counts twice."""
+    store = make_store()
+    resend = 30
+    events = [sourced(f"e{i}", T0 + 10 * i, offset=i) for i in range(25)]  # 240 s
+    first = await store.apply(events, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    assert all(r.status == APPLIED for r in first)
+    again = await store.apply(events, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    assert [r.status for r in again] == [DUPLICATE] * 25
+    assert again[-1].totals == first[-1].totals
+    # Another partition's offsets are its own.
+    other = await store.apply(
+        [sourced("x1", T0 + 250, offset=3, partition=1)],
+        WINDOWS,
+        HORIZON,
+        resend_horizon_seconds=resend,
+    )
+    assert other[0].status == APPLIED
+
+
+async def test_only_the_resend_horizon_of_event_keys_is_kept(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    store = RedisWindowStore(redis_client, key_prefix=key_prefix)
+    events = [sourced(f"e{i}", T0 + 10 * i, offset=i) for i in range(100)]  # 990 s
+    await store.apply(events, WINDOWS, HORIZON, resend_horizon_seconds=60)
+    (seen,) = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*:seen")]
+    assert 6 <= await redis_client.zcard(seen) <= 7  # the last minute: bounded by the horizon
+    (offsets,) = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*:offsets")]
+    assert await redis_client.hgetall(offsets) == {b"requests:0": b"99"}

@@ -156,6 +156,8 @@ def start_worker(
         str(batch_size),
         "--batch-within",
         "0.2",
+        "--session-timeout",
+        "10",  # a SIGKILLed worker's partitions move on within seconds
         "--metrics-port",
         str(port),
         "--metrics-addr",

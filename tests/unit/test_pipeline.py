@@ -92,11 +92,19 @@ async def test_a_batch_judges_each_account_every_ten_events_and_at_its_last(
 
 
 async def test_replaying_the_same_events_changes_nothing(config: DetectionConfig) -> None:
+    """A redelivery from Kafka: the same offsets again."""
     payloads = encode(harvest_events("acct_h", 260) + harvest_events("acct_k", 50))
+    sources = [("requests:0", offset) for offset in range(len(payloads))]
     store = MemoryWindowStore()
     pipeline = DetectionPipeline(config, store)
-    first = await run_all(pipeline, payloads)
-    outcome = await pipeline.process(payloads)
+    first = []
+    for start in range(0, len(payloads), 250):
+        outcome = await pipeline.process(
+            payloads[start : start + 250], sources[start : start + 250]
+        )
+        first.extend(outcome.alerts)
+        await pipeline.confirm_sent(outcome)
+    outcome = await pipeline.process(payloads, sources)
     # within the dedupe horizon: duplicates; older than it behind the newest event: late
     assert outcome.applied == 0 and outcome.duplicates + outcome.late == len(payloads)
     assert outcome.duplicates > 0 and outcome.late > 0
@@ -282,3 +290,23 @@ async def test_a_retried_batch_is_judged_against_the_same_watermark(
     first = await pipeline.process(batch)  # not confirmed: the worker will retry it
     second = await pipeline.process(batch)
     assert [d.index for d in first.dead_letters] == [d.index for d in second.dead_letters] == [2]
+
+
+async def test_an_upstream_resend_is_a_duplicate_within_the_resend_horizon_only(
+    config: DetectionConfig,
+) -> None:
+    """The same event produced twice (at two offsets): recognised by its key while the key is
+    kept (state.resend_horizon_seconds); a re-send later than that counts again."""
+    resend = config.state.resend_horizon_seconds
+    start = 1_771_840_800.0
+    first = make_event("acct_r", start, event_id="evt-resent")
+    pipeline = DetectionPipeline(config, MemoryWindowStore())
+    await run_all(pipeline, encode([first]))
+    soon = await pipeline.process(
+        encode([make_event("acct_r", start + resend / 2), first]), [("t:0", 1), ("t:0", 2)]
+    )
+    assert (soon.applied, soon.duplicates) == (1, 1)
+    await pipeline.confirm_sent(soon)
+    await run_all(pipeline, encode([make_event("acct_r", start + 2 * resend)]))
+    late_resend = await pipeline.process(encode([first]), [("t:0", 4)])
+    assert late_resend.applied == 1  # the documented limit of bounded state

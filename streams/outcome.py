@@ -1,0 +1,40 @@
+"""What one batch produced: the pipeline's answer to its driver (worker, replay, tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.event import InferenceEvent
+from detectors.findings import Finding
+from detectors.windows import WindowReading
+from streams.store import AlertClaim
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    index: int  # position of the payload in the batch
+    reason: str  # stable code from detectors.decode
+    detail: str  # names the field, never its value
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[AlertClaim] = field(default_factory=list)  # to confirm once alerts are sent
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    events: list[InferenceEvent] = field(default_factory=list)
+    event_indexes: list[int] = field(default_factory=list)  # each event's payload position
+    readings: list[WindowReading] = field(default_factory=list)
+    # When the pipeline records risk: the events rules were judged on (one per account per
+    # batch), the highest alerting rule's risk at each, and every rule's risk at each.
+    risk_events: list[InferenceEvent] = field(default_factory=list)
+    risks: list[float] = field(default_factory=list)
+    rule_risks: list[tuple[float, ...]] = field(default_factory=list)
+    rule_ids: tuple[str, ...] = ()  # the order of rule_risks
+    applied: int = 0
+    duplicates: int = 0
+    late: int = 0
+    shadow_findings: list[Finding] = field(default_factory=list)
+    excepted: int = 0  # findings suppressed by a rule exception
+    detector_errors: list[str] = field(default_factory=list)  # rule ids skipped this batch
