@@ -48,6 +48,16 @@ async def redis_bytes_per_account(redis_url: str, prefix: str) -> tuple[int, flo
         await client.aclose()
 
 
+async def redis_command_calls(redis_url: str) -> int:
+    """Commands the server has run so far (every command a script calls counts)."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        stats = await client.info("commandstats")
+        return sum(int(v["calls"]) for k, v in stats.items() if k.startswith("cmdstat_"))
+    finally:
+        await client.aclose()
+
+
 def prompt_bytes(request: dict[str, Any]) -> int:
     parts = [request.get("system") or "", request.get("prompt") or ""]
     parts += [m.get("content") or "" for m in request.get("messages") or []]
@@ -83,16 +93,20 @@ async def one_run(
         if redis_url
         else MemoryWindowStore()
     )
+    calls_before = await redis_command_calls(redis_url) if redis_url else 0
     try:
         pipeline = DetectionPipeline(config, store, record_risk=record_risk)
         summary = await replay_file(path, pipeline, batch_size=batch_size)
     finally:
         await store.close()
     if redis_url:
+        calls = await redis_command_calls(redis_url) - calls_before
         accounts, per_account = await redis_bytes_per_account(redis_url, prefix)
         print(
             f"  redis state: {accounts} accounts, {per_account / 1024:,.1f} KiB per account "
-            f"({summary.events / max(1, accounts):,.0f} events per account)"
+            f"({summary.events / max(1, accounts):,.0f} events per account); "
+            f"{calls / max(1, summary.events):,.1f} Redis commands per event "
+            "(INFO commandstats: the scripts' own commands included)"
         )
     return summary.events, summary.elapsed_seconds
 
