@@ -1,4 +1,4 @@
-"""The stream's event-time watermark, and the events too far ahead of it to be believed.
+"""A partition's event-time watermark, and the events too far ahead of it to be believed.
 
 Windows run on event time, and an account's newest event time decides what is late for it.
 One event from a producer whose clock is a day ahead would move its account's clock a day
@@ -14,7 +14,10 @@ admitted ones before it, starting from a reference:
 A stream as sparse as one event per skew (one account replayed alone, hourly) reads as a run
 of jumps, and its later events are refused: the default skew is the dedupe horizon (an hour),
 within which a jump ahead makes no event late anyway. The watermark advances only when a
-batch is confirmed (`commit`), so a batch retried after a failure is judged exactly as before.
+batch is confirmed (`commit`), and the live worker passes the same `now` to every attempt at a
+batch, so a retry is judged as before (a restart starts a fresh clock). The pipeline keeps one
+clock per source partition: partitions lag by different amounts, and a backlog on one must not
+make another's current events look ahead.
 """
 
 from __future__ import annotations

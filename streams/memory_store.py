@@ -109,6 +109,8 @@ class MemoryWindowStore(WindowStore):
         if source and update.offset <= state.offsets.get(source, -1):
             return DUPLICATE  # redelivered from Kafka
         if update.event_key in state.seen:
+            if source:  # its offset is handled too: a later redelivery of it is one
+                state.offsets[source] = update.offset
             return DUPLICATE  # re-sent upstream within the resend horizon
         state.seen[update.event_key] = ts
         heapq.heappush(state.seen_by_time, (ts, update.event_key))

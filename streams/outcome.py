@@ -25,6 +25,7 @@ class BatchOutcome:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     events: list[InferenceEvent] = field(default_factory=list)
     event_indexes: list[int] = field(default_factory=list)  # each event's payload position
+    event_sources: list[str] = field(default_factory=list)  # each event's topic:partition
     readings: list[WindowReading] = field(default_factory=list)
     # When the pipeline records risk: the events rules were judged on (one per account per
     # batch), the highest alerting rule's risk at each, and every rule's risk at each.

@@ -55,7 +55,9 @@ class DetectionPipeline:
         self.metrics = metrics or Metrics.noop()
         self.record_risk = record_risk
         self.wall_clock = wall_clock  # live workers bound event time by it; replays do not
-        self.clock = StreamClock()
+        # One clock per source partition: a lagging partition's backlog must not make the
+        # others' current events look ahead ("" for events without a source).
+        self.clocks: dict[str, StreamClock] = {}
         self._builder: tuple[BoundRuleSet, UpdateBuilder] | None = None
 
     def _update_builder(self, bound: BoundRuleSet) -> UpdateBuilder:
@@ -69,10 +71,15 @@ class DetectionPipeline:
         return source if isinstance(source, DetectionConfig) else source()
 
     async def process(
-        self, payloads: Sequence[bytes], sources: Sequence[Source] | None = None
+        self,
+        payloads: Sequence[bytes],
+        sources: Sequence[Source] | None = None,
+        now: float | None = None,
     ) -> BatchOutcome:
         """`sources`: where each payload was read, ("topic:partition", offset), when it came
-        from Kafka: the store then recognises a redelivery by its offset, at any distance."""
+        from Kafka: the store then recognises a redelivery by its offset, at any distance.
+        `now`: the wall clock when the batch was taken; a driver that retries a batch passes
+        the same value, so each attempt refuses the same events (default: `wall_clock()`)."""
         config = self.config
         outcome = BatchOutcome()
         decoded: list[tuple[int, InferenceEvent]] = []
@@ -81,7 +88,9 @@ class DetectionPipeline:
                 decoded.append((index, decode_event(raw, config.max_event_bytes)))
             except EventDecodeError as error:
                 outcome.dead_letters.append(DeadLetter(index, error.reason, error.detail))
-        self._admit(decoded, outcome, config.state.max_future_skew_seconds)
+        if now is None and self.wall_clock is not None:
+            now = self.wall_clock()
+        self._admit(decoded, outcome, config.state.max_future_skew_seconds, sources, now)
         bound = config.bound
         build = self._update_builder(bound)
         new = await self._new_models(outcome.events, config)
@@ -106,24 +115,33 @@ class DetectionPipeline:
         return outcome
 
     def _admit(
-        self, decoded: list[tuple[int, InferenceEvent]], outcome: BatchOutcome, skew: float
+        self,
+        decoded: list[tuple[int, InferenceEvent]],
+        outcome: BatchOutcome,
+        skew: float,
+        sources: Sequence[Source] | None,
+        now: float | None,
     ) -> None:
-        """Events beyond the stream clock's limit become dead letters (detectors/stream_clock)."""
-        now = self.wall_clock() if self.wall_clock is not None else None
-        stamps = [event.timestamp for _, event in decoded]
-        for (index, event), admitted in zip(
-            decoded, self.clock.admit(stamps, skew, now), strict=True
-        ):
-            if admitted:
+        """Events beyond their partition clock's limit become dead letters
+        (detectors/stream_clock.py); the others go on, in their order."""
+        by_source: dict[str, list[tuple[int, InferenceEvent]]] = {}
+        for item in decoded:
+            by_source.setdefault(sources[item[0]][0] if sources else "", []).append(item)
+        admitted: set[int] = set()
+        for source, items in by_source.items():
+            clock = self.clocks.setdefault(source, StreamClock())
+            verdicts = clock.admit([event.timestamp for _, event in items], skew, now)
+            admitted.update(index for (index, _), ok in zip(items, verdicts, strict=True) if ok)
+        for index, event in decoded:
+            if index in admitted:
                 outcome.events.append(event)
                 outcome.event_indexes.append(index)
+                outcome.event_sources.append(sources[index][0] if sources else "")
             else:
-                ahead = (
-                    "the wall clock"
-                    if now is not None and event.timestamp > now + skew
-                    else "the stream"
+                by_wall = now is not None and event.timestamp > now + skew
+                detail = f"timestamp is more than {skew:g} s ahead of " + (
+                    "the wall clock" if by_wall else "its partition's stream"
                 )
-                detail = f"timestamp is more than {skew:g} s ahead of {ahead}"
                 outcome.dead_letters.append(DeadLetter(index, BAD_TIMESTAMP, detail))
         outcome.dead_letters.sort(key=lambda letter: letter.index)
 
@@ -308,6 +326,10 @@ class DetectionPipeline:
     async def confirm_sent(self, outcome: BatchOutcome) -> None:
         """Call after every alert of the batch reached its sinks."""
         await self.store.confirm_sent(outcome.claims)
-        self.clock.commit([event.timestamp for event in outcome.events])
+        stamps: dict[str, list[float]] = {}
+        for source, event in zip(outcome.event_sources, outcome.events, strict=True):
+            stamps.setdefault(source, []).append(event.timestamp)
+        for source, times in stamps.items():
+            self.clocks.setdefault(source, StreamClock()).commit(times)
         for alert in outcome.alerts:
             self.metrics.alerts.labels(rule_id=alert["rule_id"], severity=alert["severity"]).inc()

@@ -40,6 +40,7 @@ from streams.redis_store import RedisWindowStore
 
 log = logging.getLogger(__name__)
 DLQ_HEADROOM_BYTES = 4096  # the reason headers and the record's own overhead
+KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1048588  # a topic's max.message.bytes unless set
 CONFIG_POLL_SECONDS = 5.0
 
 
@@ -71,11 +72,12 @@ class BatchHandler:
         self.metrics.batch_started.set(time.time())
         payloads = [e.value if isinstance(e.value, bytes) else b"" for e in events]
         sources = [(f"{e.message.topic}:{e.message.partition}", e.message.offset) for e in events]
+        taken_at = time.time()  # every attempt judges event times against the same clock
         attempt = 0
         while True:
             stage = "state"
             try:
-                outcome = await self.pipeline.process(payloads, sources)
+                outcome = await self.pipeline.process(payloads, sources, taken_at)
                 stage = "produce"
                 await self._deliver(events, payloads, outcome)
                 stage = "confirm"
@@ -127,7 +129,7 @@ class BatchHandler:
                 ("dw-source-offset", str(message.offset).encode()),
             ]
             value = payloads[letter.index]
-            if len(value) + DLQ_HEADROOM_BYTES > self.dlq_max_bytes:
+            if len(value) + len(message.key or b"") + DLQ_HEADROOM_BYTES > self.dlq_max_bytes:
                 # Larger than the dead-letter topic takes: a reference to the original (its
                 # topic, partition and offset are in the headers) instead of a send that can
                 # never succeed.
@@ -172,7 +174,12 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
     store = RedisWindowStore.from_url(args.redis, key_prefix=watcher.current.state.key_prefix)
     metrics.last_success.set(time.time())  # the health check's clock starts with the worker
     pipeline = DetectionPipeline(lambda: watcher.current, store, metrics, wall_clock=time.time)
-    dlq_limit = topic_max_message_bytes(args.bootstrap, args.dlq_topic) or DLQ_MAX_MESSAGE_BYTES
+    # Unreadable (no DescribeConfigs permission): assume Kafka's default, not the 10 MiB the
+    # worker asks for when it creates the topic, so an oversized dead letter goes as a
+    # reference instead of failing forever.
+    dlq_limit = (
+        topic_max_message_bytes(args.bootstrap, args.dlq_topic) or KAFKA_DEFAULT_MAX_MESSAGE_BYTES
+    )
     handler = BatchHandler(
         pipeline,
         alerts_topic,

@@ -208,6 +208,8 @@ while base <= #ARGV do
     status = 1  -- redelivered from Kafka
   elseif redis.call('ZSCORE', seen, event_key) then
     status = 1  -- re-sent upstream within the resend horizon
+    -- Its offset is handled too: a redelivery of it, once the key is forgotten, is one.
+    if source ~= '' then applied_offset[source] = offset; touched = true end
   else
     redis.call('ZADD', seen, ARGV[base + 3], event_key)
     if max_ts == nil or ts > max_ts then

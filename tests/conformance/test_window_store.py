@@ -408,3 +408,22 @@ async def test_only_the_resend_horizon_of_event_keys_is_kept(
     assert 6 <= await redis_client.zcard(seen) <= 7  # the last minute: bounded by the horizon
     (offsets,) = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*:offsets")]
     assert await redis_client.hgetall(offsets) == {b"requests:0": b"99"}
+
+
+async def test_a_resend_caught_by_its_key_still_moves_its_partition_offset(
+    make_store: StoreFactory,
+) -> None:
+    """The same event produced again at offset 50 is a duplicate by key; once its key has left
+    the resend horizon, a redelivery of offset 50 must still be one (by offset)."""
+    store = make_store()
+    resend = 30
+    await store.apply(
+        [sourced("e1", T0, offset=10)], WINDOWS, HORIZON, resend_horizon_seconds=resend
+    )
+    again = [sourced("e1", T0 + 1, offset=50)]
+    first = await store.apply(again, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    assert first[0].status == DUPLICATE
+    later = [sourced("e2", T0 + 100, offset=7, partition=1)]  # the account's clock moves on
+    await store.apply(later, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    redelivered = await store.apply(again, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    assert redelivered[0].status == DUPLICATE

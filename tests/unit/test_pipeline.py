@@ -310,3 +310,17 @@ async def test_an_upstream_resend_is_a_duplicate_within_the_resend_horizon_only(
     await run_all(pipeline, encode([make_event("acct_r", start + 2 * resend)]))
     late_resend = await pipeline.process(encode([first]), [("t:0", 4)])
     assert late_resend.applied == 1  # the documented limit of bounded state
+
+
+async def test_a_lagging_partition_does_not_make_the_others_look_ahead(
+    config: DetectionConfig,
+) -> None:
+    """A backlog on one partition beside current traffic on another, in one batch: each
+    partition is judged against its own clock, so nothing is a clock error."""
+    now = 1_771_840_800.0
+    behind = [make_event(f"acct_b{i}", now - 3 * 3600 + i) for i in range(60)]
+    current = [make_event(f"acct_c{i}", now + i) for i in range(40)]
+    sources = [("requests:0", i) for i in range(60)] + [("requests:1", i) for i in range(40)]
+    pipeline = DetectionPipeline(config, MemoryWindowStore(), wall_clock=lambda: now + 60)
+    outcome = await pipeline.process(encode(behind + current), sources)
+    assert outcome.dead_letters == [] and outcome.applied == 100
