@@ -29,7 +29,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from streams.sim.scenarios import simulate
-from tests.integration.harness import Topics, produce, start_worker
+from tests.integration.harness import Topics, poll_until, produce, start_worker
 
 
 async def bare_drain(bootstrap: str, topic: str, total: int) -> float:
@@ -96,11 +96,9 @@ def main() -> None:
         )  # fmt: skip
         url = f"http://127.0.0.1:{worker.metrics_port}/metrics"
         try:
-            while counted(url) == 0:
-                time.sleep(0.05)  # waiting for the first batch: a timing probe, not a sync
+            poll_until(lambda: counted(url) > 0, "the worker's first batch", worker=worker)
             started = time.perf_counter()
-            while counted(url) < total:
-                time.sleep(0.05)
+            poll_until(lambda: counted(url) >= total, "every event", worker=worker, deadline_s=3600)
             rate = total / (time.perf_counter() - started)
         finally:
             worker.stop()

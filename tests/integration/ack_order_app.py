@@ -1,11 +1,11 @@
 """A faust app for tests/integration/test_faust_ack_order.py (run as a process).
 
-    python -m tests.integration.ack_order_app BOOTSTRAP TOPIC GROUP HOLD_OFFSET RELEASE_FILE
-        [--unpatched]
+    python -m tests.integration.ack_order_app BOOTSTRAP TOPIC GROUP HOLD_OFFSET [--unpatched]
 
 Takes a batch without acking (as the worker does), acks its events in reverse order except the
-one at HOLD_OFFSET, prints `held` and waits until RELEASE_FILE exists; then acks that one too
-and prints `released`. The test reads the group's committed offset meanwhile.
+one at HOLD_OFFSET, prints `held` and waits for a line on its standard input (at most
+RELEASE_DEADLINE_S); then acks that one too and prints `released`. The test reads the group's
+committed offset meanwhile.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import asyncio
 import logging
 import sys
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import faust
 
 from streams.faust_patches import guard_uncommitted_gaps
 
+RELEASE_DEADLINE_S = 120.0
+
 
 def main() -> None:
-    bootstrap, topic_name, group, hold, release = sys.argv[1:6]
+    bootstrap, topic_name, group, hold = sys.argv[1:5]
     hold_offset = int(hold)
     if "--unpatched" not in sys.argv:
         guard_uncommitted_gaps()  # as the worker runs faust
@@ -47,8 +48,9 @@ def main() -> None:
                 if event.message.offset != hold_offset:
                     await stream.ack(event)
             print("held", len(events), flush=True)
-            while not Path(release).exists():
-                await asyncio.sleep(0.1)  # waits on the test's file, not on time
+            # The test's release: a line on stdin, read off the event loop, with a deadline.
+            line = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            await asyncio.wait_for(line, timeout=RELEASE_DEADLINE_S)
             for event in held:
                 await stream.ack(event)
             print("released", flush=True)

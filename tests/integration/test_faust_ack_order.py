@@ -54,14 +54,13 @@ def test_acks_out_of_order_commit_only_up_to_the_first_unacked_event(
     finally:
         admin.close()
     produce(kafka_bootstrap, topic, [(b"k", str(i).encode()) for i in range(EVENTS)])
-    release = tmp_path / "release"
     log_path = tmp_path / "ack-order.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.integration.ack_order_app",
-             kafka_bootstrap, topic, group, str(HOLD), str(release),
+             kafka_bootstrap, topic, group, str(HOLD),
              *(["--unpatched"] if faust_as == "unpatched" else [])],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
         )  # fmt: skip
     try:
         poll_until(lambda: b"held" in log_path.read_bytes(), "the batch acked but one")
@@ -72,7 +71,9 @@ def test_acks_out_of_order_commit_only_up_to_the_first_unacked_event(
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
             assert committed(kafka_bootstrap, group, topic) == HOLD
-        release.touch()
+        assert proc.stdin is not None
+        proc.stdin.write(b"release\n")  # the app acks the held event
+        proc.stdin.flush()
         poll_until(
             lambda: committed(kafka_bootstrap, group, topic) == EVENTS, "the commit to the end"
         )
