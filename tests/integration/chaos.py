@@ -4,13 +4,13 @@ Redis replies, so killing the process loses nothing), killed and restarted on it
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+import testenv  # scripts/, on the path from tests/conftest.py
 
 from tests.integration.harness import free_port, poll_until
 
@@ -26,7 +26,7 @@ class PersistentRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        binary = testenv.ensure_redis_server()  # as make test finds (or installs) it
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1",
