@@ -5,8 +5,8 @@
 Applies one hour of an account's events at `--rate` requests/s (read from one Kafka partition:
 each carries its offset) through the window script, once keeping event keys for the whole
 dedupe horizon (3600 s, as before offsets were recorded) and once for the default resend
-horizon, and prints MEMORY USAGE of the seen set and of the offsets hash. Results go to
-docs/benchmarks.md.
+horizon, and prints MEMORY USAGE of the account's state (one key: its windows, offsets and
+recent event keys) and how many event keys it holds. Results go to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from detectors.config import StateConfig
 from detectors.contract import StateLayout, Sum
 from detectors.windows import WindowUpdate
+from streams.account_state import decode_account_state
 from streams.redis_store import RedisWindowStore
 
 LAYOUT = StateLayout.from_measures([Sum("input_tokens")], [("1h", 3600, 300)])
@@ -27,6 +28,7 @@ T0 = 1_771_840_800.0
 
 
 async def measure(client: aioredis.Redis, rate: float, resend: int) -> tuple[int, int, int]:
+    """MEMORY USAGE of the state, event keys in it, highest offset recorded."""
     prefix = f"bench-dedupe-{uuid.uuid4().hex[:8]}"
     store = RedisWindowStore(client, key_prefix=prefix)
     total = int(3600 * rate)
@@ -36,13 +38,9 @@ async def measure(client: aioredis.Redis, rate: float, resend: int) -> tuple[int
             for i in range(start, min(total, start + 1000))
         ]
         await store.apply(updates, LAYOUT, 3600, 0, resend)
-    (seen,) = [k async for k in client.scan_iter(match=f"{prefix}*:seen")]
-    (offsets,) = [k async for k in client.scan_iter(match=f"{prefix}*:offsets")]
-    sizes = (
-        await client.memory_usage(seen) or 0,
-        await client.zcard(seen),
-        await client.memory_usage(offsets) or 0,
-    )
+    (key,) = [k async for k in client.scan_iter(match=f"{prefix}*:state")]
+    state = decode_account_state(await client.get(key))
+    sizes = (await client.memory_usage(key) or 0, len(state.seen), max(state.offsets.values()))
     async for key in client.scan_iter(match=f"{prefix}*"):
         await client.delete(key)
     return sizes
@@ -56,10 +54,10 @@ async def main() -> None:
     client = aioredis.Redis.from_url(args.redis)
     try:
         for resend in (3600, StateConfig().resend_horizon_seconds):
-            seen, keys, offsets = await measure(client, args.rate, resend)
+            size, keys, offset = await measure(client, args.rate, resend)
             print(
-                f"event keys kept {resend:>5} s: seen set {seen:>10,} bytes ({keys:,} keys), "
-                f"offsets {offsets} bytes"
+                f"event keys kept {resend:>5} s: account state {size:>10,} bytes "
+                f"({keys:,} event keys, offsets up to {offset:,})"
             )
     finally:
         await client.aclose()

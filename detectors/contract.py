@@ -47,7 +47,9 @@ class Bins:
 
 
 Measure = Sum | Bins
-BIN_KEY_STRIDE = 1 << 20  # a bin's state key is measure index * stride + bin (size < stride)
+# A bin's state key is measure index * stride + bin (bin < size <= stride). Small keys keep the
+# state small: with up to 8 histograms every key fits MessagePack's 16-bit integers.
+BIN_KEY_STRIDE = 1 << 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,11 @@ class StateLayout:
             if isinstance(measure, Sum):
                 sums.setdefault(measure.name, None)
             else:
+                if not 1 <= measure.size <= BIN_KEY_STRIDE:
+                    raise ValueError(
+                        f"measure {measure.name!r} declared with {measure.size} bins: a "
+                        f"histogram has at least 1 and at most {BIN_KEY_STRIDE} bins"
+                    )
                 known = bins.setdefault(measure.name, measure)
                 if known.size != measure.size:
                     raise ValueError(
@@ -86,7 +93,8 @@ class StateLayout:
     @property
     def version(self) -> str:
         """Changes whenever the meaning of a stored number would change."""
-        text = repr((self.sums, [(b.name, b.size) for b in self.bins], self.windows))
+        bins = [(b.name, b.size) for b in self.bins]
+        text = repr((self.sums, bins, self.windows, BIN_KEY_STRIDE))
         return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
     @property

@@ -1,23 +1,20 @@
-"""Redis WindowStore: Lua scripts, one round trip per batch, keys hash-tagged per account.
+"""Redis WindowStore: Lua scripts, one round trip per batch, one key per account.
 
-Keys for account `acct_42`, prefix `dw`, layout version `3f9a1c2e`, windows 1h/24h:
-  dw:{acct:acct_42}:L3f9a1c2e:seen        zset  event key -> event time (resend horizon)
-  dw:{acct:acct_42}:L3f9a1c2e:offsets     hash  topic:partition -> highest offset applied
-  dw:{acct:acct_42}:L3f9a1c2e:w:1h        hash  h (head bucket), t<i> (running sums),
-                                                f<j>, q<j> (filled bins, sum of squared bin
-                                                counts of histogram j), b<key> (bin counts)
-  dw:{acct:acct_42}:L3f9a1c2e:w:1h:<bucket>  hash  s<i>, b<key>: one bucket's contribution
-  dw:{acct:acct_42}:L3f9a1c2e:w:24h ...
-  dw:{acct:acct_42}:alert:<rule id>       hash  id, ts, sent (alert ledger; not versioned)
-  dw:models                               hash  model -> earliest event time (the registry)
+Keys for account `acct_42`, prefix `dw`, layout version `3f9a1c2e`:
+  dw:{acct:acct_42}:L3f9a1c2e:state       string  the account's windows, offsets and recent
+                                                  event keys, one MessagePack document
+                                                  (format: streams/lua/window_apply.lua;
+                                                  reader: streams/account_state.py)
+  dw:{acct:acct_42}:alert:<rule id>       hash    id, ts, sent (alert ledger; not versioned)
+  dw:models                               hash    model -> earliest event time (the registry)
 The layout version (detectors/contract.py `StateLayout.version`) changes with the measures
 and windows, so a new layout starts fresh keys and old ones expire unread.
-Every key of an account shares the hash tag `{acct:acct_42}`, so one script call per account
-touches a single Redis Cluster slot. A batch groups its events by account and sends one
-EVALSHA per account in a single non-transactional pipeline: one network round trip.
-TTL on every key = window + one bucket + the tolerated consumer lag (state.max_lag_seconds:
-windows run on event time, TTLs on the wall clock), the seen zset the longest of them;
-refreshed on write.
+Keys of an account share the hash tag `{acct:acct_42}`: one Redis Cluster slot. A batch groups
+its events by account and sends one EVALSHA per account in a single non-transactional
+pipeline: one network round trip, and two commands (GET, SET) per account inside.
+TTL of the state = the longest window + its bucket + the tolerated consumer lag
+(state.max_lag_seconds: windows run on event time, TTLs on the wall clock), refreshed on
+write; inside it, buckets leave their window on event time.
 """
 
 from __future__ import annotations
@@ -86,9 +83,7 @@ class RedisWindowStore(WindowStore):
         return cls(connect_async(url), key_prefix=key_prefix)
 
     def account_keys(self, account_id: str, layout: StateLayout) -> list[str]:
-        tag = f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}"
-        windows = (f"{tag}:w:{name}" for name in layout.window_names)
-        return [f"{tag}:seen", *windows, f"{tag}:offsets"]
+        return [f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}:state"]
 
     def claim_key(self, claim: AlertClaim) -> str:
         return f"{self._prefix}:{{{claim.key_tag}}}:alert:{claim.rule_id}"
@@ -107,7 +102,7 @@ class RedisWindowStore(WindowStore):
         by_account: dict[str, list[int]] = {}
         for index, update in enumerate(updates):
             by_account.setdefault(update.account_id, []).append(index)
-        seen_ttl = (
+        state_ttl = (
             max([dedupe_horizon_seconds, *(w.ttl_seconds for w in windows)]) + max_lag_seconds
         )
         header: list[int | float | str] = [
@@ -115,12 +110,12 @@ class RedisWindowStore(WindowStore):
             len(windows),
             len(layout.sums),
             len(layout.bins),
-            seen_ttl,
+            state_ttl,
             BIN_KEY_STRIDE,
             dedupe_horizon_seconds if resend_horizon_seconds is None else resend_horizon_seconds,
         ]
         for w in windows:
-            header += [w.bucket_seconds, w.n_buckets, w.ttl_seconds + max_lag_seconds]
+            header += [w.bucket_seconds, w.n_buckets]
         calls: list[tuple[str, list[str], list[int | float | str]]] = []
         for account_id, indices in by_account.items():
             args = list(header)

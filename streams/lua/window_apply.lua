@@ -1,50 +1,48 @@
 -- Apply a batch of one account's events to its sliding windows, each event exactly once.
 -- Mirrors detectors/windows.py (BucketedWindow) and streams/memory_store.py exactly.
 --
--- Exactly once, with state that does not grow with the request rate: an event read from Kafka
--- carries its source (topic:partition) and offset, and the account keeps the highest offset
--- applied per source: a redelivery (a crash, a rebalance, a consumer-group reset) reads as a
--- duplicate at any distance. Event keys are kept only for the resend horizon, for upstream
--- re-sends (the same event produced twice, at two offsets) and for events without a source.
+-- An account's whole state is one string: a MessagePack document (streams/account_state.py
+-- reads it in Python). One key per account instead of one per window and bucket: a typical
+-- account costs a few hundred bytes instead of tens of kilobytes of per-key overhead and
+-- hash encodings, and a call costs two commands (GET, SET) whatever the batch holds.
 --
--- KEYS[1]      seen zset: event key -> event time, trimmed to the resend horizon
--- KEYS[2..1+W] one hash per window: h = head bucket, t<i> = running sum i, f<j> / q<j> =
---              filled bins / sum of squared bin counts of histogram j, b<key> = count of a bin
---              The window's buckets live beside it in hashes <window key>:<bucket> (fields
---              s<i> and b<key>); they share the account's hash tag, so one cluster slot.
--- KEYS[2+W]    offsets hash: source -> highest offset applied
+--   m  newest event time applied (the account's clock; events older than m - horizon are late)
+--   s  event keys applied within the resend horizon: a binary min-heap on event time, stored
+--      flat as ts1, key1, ts2, key2, ... (trimmed as m advances, exactly as memory_store.py)
+--   o  source ("topic:partition") -> highest offset applied
+--   w  per window: {head bucket, totals, buckets}; totals = S sums, B filled, B sumsq;
+--      buckets = bucket number -> {{sum index -> value}, {bin key -> count}}, non-zero only.
+--      A window's bin counts are not stored: they are the buckets' sums, read when needed.
+--
+-- Exactly once, with state that does not grow with the request rate: an event read from Kafka
+-- carries its source and offset, and a redelivery (a crash, a rebalance, a consumer-group
+-- reset) reads as a duplicate at any distance. Event keys are kept only for the resend
+-- horizon, for upstream re-sends (the same event produced twice, at two offsets) and for
+-- events without a source.
+--
+-- KEYS[1] the account's state string
 -- ARGV[1] horizon seconds, ARGV[2] W, ARGV[3] S (sums), ARGV[4] B (histograms),
--- ARGV[5] TTL of the seen zset, ARGV[6] bin key stride (measure index = key // stride),
--- ARGV[7] resend horizon seconds
--- then per window: bucket_seconds, n_buckets, ttl
+-- ARGV[5] TTL of the state, ARGV[6] bin key stride (measure index = key // stride),
+-- ARGV[7] resend horizon seconds, then per window: bucket_seconds, n_buckets
 -- then per event: event key, source ('' if none), offset, event time, S sum values, K, then
 -- K bin keys (each adds 1)
 -- Returns per event: status (0 applied, 1 duplicate, 2 late), then W x (S + 2B) totals.
---
--- Everything is computed in Lua tables and written once at the end of the call (one HSET
--- per window, one HINCRBY per bucket field touched): a batch of an account's events costs a
--- few writes per window, not a few per event.
 local horizon = tonumber(ARGV[1])
 local W = tonumber(ARGV[2])
 local S = tonumber(ARGV[3])
 local B = tonumber(ARGV[4])
-local seen_ttl = tonumber(ARGV[5])
+local state_ttl = tonumber(ARGV[5])
 local stride = tonumber(ARGV[6])
 local resend = tonumber(ARGV[7])
-local bucket_s, n_buckets, ttl = {}, {}, {}
+local bucket_s, n_buckets = {}, {}
 local p = 8
 for w = 1, W do
-  bucket_s[w] = tonumber(ARGV[p]); n_buckets[w] = tonumber(ARGV[p + 1]); ttl[w] = tonumber(ARGV[p + 2])
-  p = p + 3
+  bucket_s[w] = tonumber(ARGV[p]); n_buckets[w] = tonumber(ARGV[p + 1])
+  p = p + 2
 end
 
-local function int(v)
-  return string.format('%d', v)
-end
-
--- Every argument is checked before the first write: a value no count can be made of (past
--- 2^53, fractional, NaN) would otherwise fail a write half way through the batch, after the
--- seen set already recorded its events, and the retry would skip them as duplicates.
+-- Every argument is checked before any work: a value no count can be made of (past 2^53,
+-- fractional, NaN) would otherwise fail half way through the batch.
 local MAX_EXACT = 9007199254740991
 local function whole(v, low)
   return v ~= nil and v == v and v == math.floor(v) and v >= low and v <= MAX_EXACT
@@ -74,77 +72,110 @@ end
 local bad = first_bad_argument()
 if bad then return redis.error_reply('ERR distillwatch: bad argument: ' .. bad) end
 
-local seen = KEYS[1]
-local newest = redis.call('ZRANGE', seen, -1, -1, 'WITHSCORES')
-local max_ts = nil
-if #newest == 2 then max_ts = tonumber(newest[2]) end
-
--- Per window: running aggregates (sums, then filled, then sumsq), the head, bin counts read
--- so far (`bins`), bins changed (`dirty`), and bucket increments not yet written (`pending`).
-local agg_fields = {}
-for i = 1, S do agg_fields[#agg_fields + 1] = 't' .. i end
-for j = 1, B do agg_fields[#agg_fields + 1] = 'f' .. j end
-for j = 1, B do agg_fields[#agg_fields + 1] = 'q' .. j end
-local head, agg, bins, dirty, pending, touched_window = {}, {}, {}, {}, {}, {}
-local function load_window(w)
-  local key = KEYS[1 + w]
-  local h = redis.call('HGET', key, 'h')
-  head[w] = h and tonumber(h) or nil
-  agg[w] = {}
-  if #agg_fields > 0 then
-    local values = redis.call('HMGET', key, unpack(agg_fields))
-    for k = 1, #agg_fields do agg[w][k] = tonumber(values[k]) or 0 end
+local n_totals = S + 2 * B
+local raw = redis.call('GET', KEYS[1])
+local state
+if raw then
+  local ok, decoded = pcall(cmsgpack.unpack, raw)
+  if not ok or type(decoded) ~= 'table' or type(decoded.w) ~= 'table' or #decoded.w ~= W then
+    return redis.error_reply('ERR distillwatch: unreadable account state at ' .. KEYS[1])
   end
-  bins[w], dirty[w], pending[w] = {}, {}, {}
+  state = decoded
+else
+  state = {s = {}, o = {}, w = {}}
 end
-for w = 1, W do load_window(w) end
+local offsets = state.o
+local max_ts = state.m
 
-local function bin_count(w, field)
-  local count = bins[w][field]
+-- The seen heap, unpacked into parallel arrays, and a set of its keys.
+local heap_ts, heap_key, seen = {}, {}, {}
+local heap_n = 0
+do
+  local flat = state.s
+  for k = 1, #flat, 2 do
+    heap_n = heap_n + 1
+    heap_ts[heap_n] = flat[k]; heap_key[heap_n] = flat[k + 1]
+    seen[flat[k + 1]] = true
+  end
+end
+local function heap_push(ts, key)
+  heap_n = heap_n + 1
+  local i = heap_n
+  while i > 1 do
+    local parent = math.floor(i / 2)
+    if heap_ts[parent] <= ts then break end
+    heap_ts[i] = heap_ts[parent]; heap_key[i] = heap_key[parent]
+    i = parent
+  end
+  heap_ts[i] = ts; heap_key[i] = key
+end
+local function heap_pop()
+  local key = heap_key[1]
+  local last_ts, last_key = heap_ts[heap_n], heap_key[heap_n]
+  heap_ts[heap_n] = nil; heap_key[heap_n] = nil
+  heap_n = heap_n - 1
+  if heap_n > 0 then
+    local i = 1
+    while true do
+      local child = 2 * i
+      if child > heap_n then break end
+      if child < heap_n and heap_ts[child + 1] < heap_ts[child] then child = child + 1 end
+      if heap_ts[child] >= last_ts then break end
+      heap_ts[i] = heap_ts[child]; heap_key[i] = heap_key[child]
+      i = child
+    end
+    heap_ts[i] = last_ts; heap_key[i] = last_key
+  end
+  return key
+end
+
+-- Per window: head, totals, buckets, and the window's bin counts read so far (`bins`).
+local head, totals, buckets, bins = {}, {}, {}, {}
+local function fresh_window(w, new_head)
+  head[w] = new_head
+  totals[w] = {}
+  for k = 1, n_totals do totals[w][k] = 0 end
+  buckets[w] = {}
+  bins[w] = {}
+end
+for w = 1, W do
+  local stored = state.w[w]
+  if stored == nil or not stored[1] then
+    fresh_window(w, nil)
+  else
+    head[w], totals[w], buckets[w], bins[w] = stored[1], stored[2], stored[3], {}
+  end
+end
+
+-- A window's count of one bin: the sum over its live buckets, read once per call.
+local function bin_count(w, key)
+  local count = bins[w][key]
   if count == nil then
-    count = tonumber(redis.call('HGET', KEYS[1 + w], field)) or 0
-    bins[w][field] = count
+    count = 0
+    for _, bucket in pairs(buckets[w]) do count = count + (bucket[2][key] or 0) end
+    bins[w][key] = count
   end
   return count
 end
 
--- Move `delta` into bin `field` of window w, keeping filled and sumsq of its histogram.
-local function move_bin(w, key_num, field, delta)
-  local count = bin_count(w, field)
+-- Move `delta` into bin `key` of window w, keeping filled and sumsq of its histogram.
+local function move_bin(w, key, delta)
+  local count = bin_count(w, key)
   local left = count + delta
-  local j = math.floor(key_num / stride) + 1
-  local fk, qk = S + j, S + B + j
-  agg[w][qk] = agg[w][qk] + left * left - count * count
-  if left == 0 then agg[w][fk] = agg[w][fk] - 1 elseif count == 0 then agg[w][fk] = agg[w][fk] + 1 end
-  bins[w][field] = left
-  dirty[w][field] = true
+  local j = math.floor(key / stride) + 1
+  local t = totals[w]
+  t[S + B + j] = t[S + B + j] + left * left - count * count
+  if left == 0 then t[S + j] = t[S + j] - 1 elseif count == 0 then t[S + j] = t[S + j] + 1 end
+  bins[w][key] = left
 end
 
-local function drop_bucket(w, bucket)
-  local bkey = KEYS[1 + w] .. ':' .. int(bucket)
-  local fields = redis.call('HGETALL', bkey)
-  local amounts = pending[w][bkey] or {}
-  for k = 1, #fields, 2 do
-    amounts[fields[k]] = (amounts[fields[k]] or 0) + tonumber(fields[k + 1])
-  end
-  for name, value in pairs(amounts) do
-    if string.sub(name, 1, 1) == 's' then
-      local i = tonumber(string.sub(name, 2))
-      agg[w][i] = agg[w][i] - value
-    else
-      move_bin(w, tonumber(string.sub(name, 2)), name, -value)
-    end
-  end
-  pending[w][bkey] = nil
-  redis.call('DEL', bkey)
-end
-
-local function reset_window(w)
-  for old = head[w] - n_buckets[w] + 1, head[w] do
-    redis.call('DEL', KEYS[1 + w] .. ':' .. int(old))
-  end
-  redis.call('DEL', KEYS[1 + w])
-  load_window(w)  -- everything reads as empty now
+local function drop_bucket(w, number)
+  local bucket = buckets[w][number]
+  if bucket == nil then return end
+  local t = totals[w]
+  for i, value in pairs(bucket[1]) do t[i] = t[i] - value end
+  for key, count in pairs(bucket[2]) do move_bin(w, key, -count) end
+  buckets[w][number] = nil
 end
 
 local function add_to_window(w, ts, base, n_keys)
@@ -154,47 +185,34 @@ local function add_to_window(w, ts, base, n_keys)
     head[w] = b
   elseif b > head[w] then
     if b - head[w] >= n then
-      reset_window(w)
+      fresh_window(w, b)
     else
       for old = head[w] - n + 1, b - n do drop_bucket(w, old) end
+      head[w] = b
     end
-    head[w] = b
   elseif b <= head[w] - n then
     return  -- late for this window
   end
-  touched_window[w] = true
-  local bkey = KEYS[1 + w] .. ':' .. int(b)
-  local adds = pending[w][bkey]
-  if adds == nil then adds = {}; pending[w][bkey] = adds end
+  local bucket = buckets[w][b]
+  if bucket == nil then bucket = {{}, {}}; buckets[w][b] = bucket end
+  local bucket_sums, bucket_bins, t = bucket[1], bucket[2], totals[w]
   for i = 1, S do
     local v = tonumber(ARGV[base + 3 + i])
     if v ~= 0 then
-      local f = 's' .. i
-      adds[f] = (adds[f] or 0) + v
-      agg[w][i] = agg[w][i] + v
+      bucket_sums[i] = (bucket_sums[i] or 0) + v
+      t[i] = t[i] + v
     end
   end
   for k = 1, n_keys do
-    local key_num = tonumber(ARGV[base + 4 + S + k])
-    local field = 'b' .. int(key_num)
-    adds[field] = (adds[field] or 0) + 1
-    move_bin(w, key_num, field, 1)
+    local key = tonumber(ARGV[base + 4 + S + k])
+    move_bin(w, key, 1)  -- reads the window's count before this bucket holds the event
+    bucket_bins[key] = (bucket_bins[key] or 0) + 1
   end
 end
 
 local out = {}
 local touched = false
 local base = p
-local offsets_key = KEYS[2 + W]
-local applied_offset = {}  -- source -> highest offset applied, as read or set in this call
-local function offset_of(source)
-  local known = applied_offset[source]
-  if known == nil then
-    known = tonumber(redis.call('HGET', offsets_key, source)) or -1
-    applied_offset[source] = known
-  end
-  return known
-end
 while base <= #ARGV do
   local event_key = ARGV[base]
   local source = ARGV[base + 1]
@@ -204,78 +222,38 @@ while base <= #ARGV do
   local status = 0
   if max_ts ~= nil and ts < max_ts - horizon then
     status = 2
-  elseif source ~= '' and offset <= offset_of(source) then
+  elseif source ~= '' and offset <= (offsets[source] or -1) then
     status = 1  -- redelivered from Kafka
-  elseif redis.call('ZSCORE', seen, event_key) then
+  elseif seen[event_key] then
     status = 1  -- re-sent upstream within the resend horizon
     -- Its offset is handled too: a redelivery of it, once the key is forgotten, is one.
-    if source ~= '' then applied_offset[source] = offset; touched = true end
+    if source ~= '' then offsets[source] = offset; touched = true end
   else
-    redis.call('ZADD', seen, ARGV[base + 3], event_key)
+    seen[event_key] = true
+    heap_push(ts, event_key)
     if max_ts == nil or ts > max_ts then
       max_ts = ts
-      -- %.17g keeps the cutoff exact: Lua's default number format rounds to 14 digits.
-      redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. string.format('%.17g', max_ts - resend))
+      local cutoff = max_ts - resend
+      while heap_n > 0 and heap_ts[1] < cutoff do seen[heap_pop()] = nil end
     end
-    if source ~= '' then applied_offset[source] = offset end
+    if source ~= '' then offsets[source] = offset end
     touched = true
     for w = 1, W do add_to_window(w, ts, base, n_keys) end
   end
   out[#out + 1] = status
   for w = 1, W do
-    for k = 1, #agg_fields do out[#out + 1] = agg[w][k] end
+    local t = totals[w]
+    for k = 1, n_totals do out[#out + 1] = t[k] end
   end
   base = base + 5 + S + n_keys
 end
 
--- Lua's unpack takes a few thousand values at most: long field lists go out in chunks.
-local CHUNK = 1000
-local function in_chunks(command, key, items)
-  for first = 1, #items, CHUNK do
-    redis.call(command, key, unpack(items, first, math.min(#items, first + CHUNK - 1)))
-  end
-end
-
--- Write what changed, once.
-for w = 1, W do
-  if touched_window[w] then
-    local key = KEYS[1 + w]
-    local fields = {'h', int(head[w])}
-    for k = 1, #agg_fields do
-      fields[#fields + 1] = agg_fields[k]; fields[#fields + 1] = int(agg[w][k])
-    end
-    local emptied = {}
-    for field in pairs(dirty[w]) do
-      local count = bins[w][field]
-      if count == 0 then
-        emptied[#emptied + 1] = field
-      else
-        fields[#fields + 1] = field; fields[#fields + 1] = int(count)
-      end
-    end
-    in_chunks('HSET', key, fields)  -- pairs stay whole: CHUNK is even
-    in_chunks('HDEL', key, emptied)
-    for bkey, adds in pairs(pending[w]) do
-      for field, v in pairs(adds) do redis.call('HINCRBY', bkey, field, int(v)) end
-    end
-    -- Every bucket still inside the window lives as long as the window's hash: a bucket
-    -- written once must still be there to be subtracted when it falls out, however late.
-    for bucket = head[w] - n_buckets[w] + 1, head[w] do
-      redis.call('EXPIRE', key .. ':' .. int(bucket), ttl[w])
-    end
-  end
-end
-
 if touched then
-  local written = {}
-  for source, offset in pairs(applied_offset) do
-    if offset >= 0 then written[#written + 1] = source; written[#written + 1] = int(offset) end
-  end
-  if #written > 0 then
-    redis.call('HSET', offsets_key, unpack(written))
-    redis.call('EXPIRE', offsets_key, seen_ttl)
-  end
-  redis.call('EXPIRE', seen, seen_ttl)
-  for w = 1, W do redis.call('EXPIRE', KEYS[1 + w], ttl[w]) end
+  local flat = {}
+  for i = 1, heap_n do flat[2 * i - 1] = heap_ts[i]; flat[2 * i] = heap_key[i] end
+  local windows = {}
+  for w = 1, W do windows[w] = {head[w] or false, totals[w], buckets[w]} end
+  redis.call('SET', KEYS[1], cmsgpack.pack({m = max_ts, s = flat, o = offsets, w = windows}),
+    'EX', state_ttl)
 end
 return out

@@ -42,9 +42,9 @@ def _arrivals(p: Profile, start: float, end: float, per_hour: float) -> Iterator
 
 def support_bot(p: Profile, start: float, end: float) -> Events:
     """One long system prompt (persona + policy); end users in short conversations."""
-    system = f"{p.rng.choice(p.corpus.personas)}\n\n{SUPPORT_POLICY}".format(
-        company=p.rng.choice(COMPANIES)
-    )
+    # Only the policy is a format string: a persona is corpus text and may hold braces.
+    persona = p.rng.choice(p.corpus.personas)
+    system = f"{persona}\n\n{SUPPORT_POLICY.format(company=p.rng.choice(COMPANIES))}"
     temperature = p.rng.choice((0.2, 0.3, 0.5))
     questions = p.corpus.chat_openers + p.corpus.instructions
     followups = SUPPORT_FOLLOWUPS + p.corpus.chat_followups

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from detectors.contract import BIN_KEY_STRIDE, Bins, StateLayout, Sum
 from detectors.windows import APPLIED, DUPLICATE, LATE, WindowUpdate
+from streams.account_state import decode_account_state
 from streams.memory_store import MemoryWindowStore
 from streams.redis_connect import AsyncClient, connect_async
 from streams.redis_store import RedisWindowStore
@@ -210,7 +211,7 @@ async def test_a_batch_touching_thousands_of_bins_is_applied_whole(
 ) -> None:
     """A logit sweep puts thousands of histogram bins in one account's batch; the Redis
     script writes them in chunks (Lua cannot unpack that many values at once)."""
-    wide = StateLayout.from_measures([Bins("logit_ids", 8192)], [("1m", 60, 10)])
+    wide = StateLayout.from_measures([Bins("logit_ids", BIN_KEY_STRIDE)], [("1m", 60, 10)])
     base = wide.bins_index("logit_ids") * BIN_KEY_STRIDE
     batch = [
         WindowUpdate("a", f"e{i}", T0 + i * 0.01, (1,), tuple(base + i * 40 + k for k in range(40)))
@@ -241,22 +242,26 @@ async def test_a_bucket_written_and_dropped_within_one_batch(make_store: StoreFa
     assert later[0].totals[0][0] == 3 and later[0].totals[0][f_t] == 1
 
 
-async def test_buckets_live_as_long_as_their_window_in_redis(
+async def test_an_accounts_state_is_one_document_that_reads_back_as_the_store_answered(
     redis_url: str, key_prefix: str
 ) -> None:
-    """Buckets are keys of their own: one written long ago (here: its TTL cut short by hand)
-    gets its TTL back whenever the window is written, so it is still there to be subtracted
-    when it falls out of the window (wall-clock TTLs, event-time windows)."""
+    """One key per account (plus its alert ledger): the windows, offsets and recent event keys
+    in one MessagePack document, which streams/account_state.py decodes to the same totals the
+    script returned."""
     client = aioredis.Redis.from_url(redis_url)
     try:
         store = RedisWindowStore(client, key_prefix=key_prefix)
-        await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON)
-        window_key = store.account_keys("a", WINDOWS)[2]  # the 10-minute window
-        first_bucket = f"{window_key}:{int(T0 // 60)}"
-        assert await client.exists(first_bucket)
-        await client.pexpire(first_bucket, 2000)
-        await store.apply([update("a", "e2", T0 + 330)], WINDOWS, HORIZON)
-        assert await client.ttl(first_bucket) > 600
+        batch = [
+            WindowUpdate("a", f"e{i}", T0 + 45 * i, (1, i, 2 * i, i % 2), (HOURS + i,), "t:0", i)
+            for i in range(30)
+        ]
+        readings = await store.apply(batch, WINDOWS, HORIZON, resend_horizon_seconds=100)
+        keys = [k.decode() async for k in client.scan_iter(match=f"{key_prefix}*")]
+        assert keys == store.account_keys("a", WINDOWS)
+        state = decode_account_state(await client.get(keys[0]))
+        assert tuple(w.totals for w in state.windows) == readings[-1].totals
+        assert state.offsets == {"t:0": 29} and state.newest == T0 + 45 * 29
+        assert sorted(state.seen) == ["e27", "e28", "e29"]  # within 100 s of the newest
     finally:
         await client.aclose()
 
@@ -349,13 +354,9 @@ async def test_keys_outlive_window_and_bucket_by_the_tolerated_lag(
         key.decode(): await redis_client.ttl(key)
         async for key in redis_client.scan_iter(match=f"{key_prefix}*")
     }
-    for spec_name, seconds, bucket in LAYOUT.windows:
-        window_keys = [k for k in ttls if k.split(":w:")[-1].split(":")[0] == spec_name]
-        assert window_keys, spec_name
-        for key in window_keys:
-            assert seconds + bucket + lag - 5 <= ttls[key] <= seconds + bucket + lag, key
-    seen = [k for k in ttls if k.endswith(":seen")]
-    assert seen and all(ttls[k] >= max(HORIZON, 600 + 60) + lag - 5 for k in seen)
+    longest = max(seconds + bucket for _, seconds, bucket in LAYOUT.windows)
+    (state,) = [k for k in ttls if k.endswith(":state")]
+    assert max(longest, HORIZON) + lag - 5 <= ttls[state] <= max(longest, HORIZON) + lag
     ledger = [k for k in ttls if ":alert:" in k]
     assert ledger and all(ttls[k] >= 7 * 86400 + lag - 5 for k in ledger)
 
@@ -404,10 +405,10 @@ async def test_only_the_resend_horizon_of_event_keys_is_kept(
     store = RedisWindowStore(redis_client, key_prefix=key_prefix)
     events = [sourced(f"e{i}", T0 + 10 * i, offset=i) for i in range(100)]  # 990 s
     await store.apply(events, WINDOWS, HORIZON, resend_horizon_seconds=60)
-    (seen,) = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*:seen")]
-    assert 6 <= await redis_client.zcard(seen) <= 7  # the last minute: bounded by the horizon
-    (offsets,) = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*:offsets")]
-    assert await redis_client.hgetall(offsets) == {b"requests:0": b"99"}
+    (key,) = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*:state")]
+    state = decode_account_state(await redis_client.get(key))
+    assert 6 <= len(state.seen) <= 7  # the last minute: bounded by the horizon
+    assert state.offsets == {"requests:0": 99}
 
 
 async def test_a_resend_caught_by_its_key_still_moves_its_partition_offset(

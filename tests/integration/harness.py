@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -202,9 +202,9 @@ class TopicReader:
             fetch_max_bytes=16 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )
-        self.records: list[object] = []
+        self.records: list[Any] = []  # kafka-python's ConsumerRecord (untyped)
 
-    def poll(self) -> list[object]:
+    def poll(self) -> list[Any]:
         for batch in self.consumer.poll(timeout_ms=300).values():
             self.records.extend(batch)
         return self.records

@@ -133,7 +133,7 @@ def test_generated_malformed_payloads_each_reach_the_dlq_with_a_reason(
                 "every good event counted",
                 worker=worker,
             )
-        letters = {record.key: record for record in dlq.records}  # type: ignore[attr-defined]
+        letters = {record.key: record for record in dlq.records}
         assert len(letters) == len(dlq.records) == len(bad)
         for index, payload in enumerate(bad):
             record = letters[f"bad-{index}".encode()]

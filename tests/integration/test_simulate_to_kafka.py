@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -41,7 +42,7 @@ def test_simulated_events_reach_the_topic_keyed_by_account(
     assert lines
     reader = TopicReader(kafka_bootstrap, topic)
 
-    def all_arrived() -> list[object] | None:
+    def all_arrived() -> list[Any] | None:
         records = reader.poll()
         return records if len(records) >= len(lines) else None
 
@@ -49,7 +50,7 @@ def test_simulated_events_reach_the_topic_keyed_by_account(
         records = poll_until(all_arrived, f"{len(lines)} records on {topic}")
     finally:
         reader.close()
-    assert sorted(r.value for r in records) == sorted(lines)  # type: ignore[attr-defined]
+    assert sorted(r.value for r in records) == sorted(lines)
     for record in records:
-        account = orjson.loads(record.value)["account_id"]  # type: ignore[attr-defined]
-        assert record.key == account.encode()  # type: ignore[attr-defined]
+        account = orjson.loads(record.value)["account_id"]
+        assert record.key == account.encode()

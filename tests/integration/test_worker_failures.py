@@ -12,7 +12,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from tests.helpers import make_event
 from tests.integration.harness import TopicReader, Topics, poll_until, produce, start_worker
-from tests.integration.test_worker_kafka import LAYOUT, keyed, window_total
+from tests.integration.test_worker_kafka import keyed, state_key, window_total
 
 pytestmark = pytest.mark.integration
 EXIT_GAVE_UP = 75
@@ -25,9 +25,9 @@ def test_a_permanent_redis_error_ends_the_worker_and_loses_nothing(
     supervisor, and the events it could not count are counted once the key is repaired."""
     topics = Topics.fresh()
     account = "acct_it_wrongtype"
-    seen_key = f"{key_prefix}:{{acct:{account}}}:L{LAYOUT.version}:seen"
+    occupied = state_key(key_prefix, account)
     client = redis.Redis.from_url(redis_url)
-    client.set(seen_key, "another program's string")
+    client.rpush(occupied, "another program's list")
     produce(
         kafka_bootstrap,
         topics.input,
@@ -40,7 +40,7 @@ def test_a_permanent_redis_error_ends_the_worker_and_loses_nothing(
         assert code and worker.proc.returncode == EXIT_GAVE_UP, worker.log_tail()
         log = worker.log_tail(20_000)
         assert "WRONGTYPE" in log and "giving up" in log
-        client.delete(seen_key)
+        client.delete(occupied)
         again = start_worker(tmp_path, kafka_bootstrap, redis_url, topics, app_id, key_prefix)
         try:
             poll_until(
@@ -88,8 +88,8 @@ def test_a_dead_letter_over_the_dlq_limit_goes_as_a_reference(
             worker=worker,
         )
         (record,) = records
-        headers = {name: value.decode() for name, value in record.headers}  # type: ignore[attr-defined]
-        assert record.value == b""  # type: ignore[attr-defined]
+        headers = {name: value.decode() for name, value in record.headers}
+        assert record.value == b""
         assert headers["dw-reason"] == "invalid_utf8"
         assert int(headers["dw-payload-omitted-bytes"]) == len(huge)
         assert headers["dw-source-topic"] == topics.input and int(headers["dw-source-offset"]) >= 0

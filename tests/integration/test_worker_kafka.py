@@ -12,6 +12,7 @@ import orjson
 import pytest
 import redis
 
+from streams.account_state import decode_account_state
 from streams.config_loader import load_config
 from tests.helpers import ROOT, harvest_events, make_event
 from tests.integration.harness import (
@@ -42,26 +43,20 @@ def metric_value(metrics: str, series: str) -> float:
 LAYOUT = load_config(ROOT / "config" / "detectors.yaml").layout
 
 
-def window_key(prefix: str, account: str, window: str) -> str:
-    return f"{prefix}:{{acct:{account}}}:L{LAYOUT.version}:w:{window}"
+def state_key(prefix: str, account: str) -> str:
+    return f"{prefix}:{{acct:{account}}}:L{LAYOUT.version}:state"
 
 
 def window_total(client: redis.Redis, prefix: str, account: str, window: str = "24h") -> int:
-    value = client.hget(window_key(prefix, account, window), f"t{LAYOUT.sum_index('requests') + 1}")
-    return int(value) if value is not None else 0
+    raw = client.get(state_key(prefix, account))
+    return decode_account_state(raw).total(LAYOUT, window, "requests") if raw else 0
 
 
 def snapshot(client: redis.Redis, prefix: str) -> dict[str, Any]:
-    """Every window and dedupe key under a prefix, minus the prefix, with its contents."""
+    """Every account's state under a prefix, decoded, by key minus the prefix."""
     state: dict[str, Any] = {}
-    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-        name = key.decode().removeprefix(prefix)
-        if ":alert:" in name:
-            continue  # the ledger records which pass fired first, not counts
-        if client.type(key) == b"zset":
-            state[name] = client.zrange(key, 0, -1, withscores=True)
-        else:
-            state[name] = client.hgetall(key)
+    for key in client.scan_iter(match=f"{prefix}:*:state", count=1000):
+        state[key.decode().removeprefix(prefix)] = decode_account_state(client.get(key))
     return state
 
 
@@ -103,16 +98,16 @@ def test_harvester_alert_reaches_the_alerts_topic_and_state_is_in_redis(
                 worker=worker,
             )
             metrics = worker.metrics()
-        alert = orjson.loads(records[0].value)  # type: ignore[attr-defined]
-        assert records[0].key == b"extraction_combined:account:acct_it_harvest"  # type: ignore[attr-defined]
+        alert = orjson.loads(records[0].value)
+        assert records[0].key == b"extraction_combined:account:acct_it_harvest"
         assert alert["subject"]["accounts"] == ["acct_it_harvest"]
         # sustained over a third hour: from the 121st request on, judged at a batch's end
         assert 121 <= alert["evidence"]["extraction_score"]["requests"] <= 230
         assert all(
-            orjson.loads(r.value)["subject"]["account_id"] != "acct_it_chat"  # type: ignore[attr-defined]
+            orjson.loads(r.value)["subject"]["account_id"] != "acct_it_chat"
             for r in records
         )
-        assert client.ttl(window_key(key_prefix, "acct_it_harvest", "1h")) > 0
+        assert client.ttl(state_key(key_prefix, "acct_it_harvest")) > 0
         assert 'distillwatch_events_total{outcome="applied"} 350.0' in metrics
         severity = alert["severity"]
         assert (
@@ -155,9 +150,8 @@ def test_malformed_messages_go_to_the_dlq_and_good_ones_are_processed(
         with run_worker(
             tmp_path, kafka_bootstrap, redis_url, topics, f"it-{uuid.uuid4().hex[:6]}", key_prefix
         ) as worker:
-            records = poll_until(
-                lambda: len(dlq.poll()) >= len(bad) and dlq.records, "dead letters", worker=worker
-            )
+            poll_until(lambda: len(dlq.poll()) >= len(bad), "dead letters", worker=worker)
+            records = dlq.records
             poll_until(
                 lambda: window_total(client, key_prefix, "acct_it_good") == 6,
                 "the good events in Redis",
@@ -173,14 +167,14 @@ def test_malformed_messages_go_to_the_dlq_and_good_ones_are_processed(
                 worker=worker,
             )
             metrics = worker.metrics()
-        by_key = {r.key: r for r in records}  # type: ignore[attr-defined]
+        by_key = {r.key: r for r in records}
         assert set(by_key) == set(expected_reasons)
         for key, reason in expected_reasons.items():
-            headers = dict(by_key[key].headers)  # type: ignore[attr-defined]
+            headers = dict(by_key[key].headers)
             assert headers["dw-reason"].decode() == reason
             assert headers["dw-source-topic"].decode() == topics.input
             assert int(headers["dw-source-offset"]) >= 0
-            assert by_key[key].value == dict(bad)[key]  # type: ignore[attr-defined]
+            assert by_key[key].value == dict(bad)[key]
         assert 'distillwatch_dead_letters_total{reason="invalid_utf8"} 2.0' in metrics
     finally:
         dlq.close()

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import orjson
 import pytest
 
@@ -488,3 +488,33 @@ def test_tutoring_apps_nudge_step_by_step_and_students_follow_up(
         assert len(nudges) == 1 and "step" in nudges.pop().lower()
         assert sum(e["turn_index"] > 0 for e in events) / len(events) > 0.25
         assert len(per_account(events)) == 1 and len({user_text(e) for e in events}) > 20
+
+
+def test_a_support_bot_keeps_a_persona_with_braces_verbatim() -> None:
+    """Personas are corpus text, some with braces ("{q='title'}"): only the policy is a
+    format string (a persona went through str.format and raised KeyError)."""
+    import dataclasses
+    import random
+
+    from streams.sim.apps import support_bot
+    from streams.sim.corpus import load_corpus
+    from streams.sim.profile import Profile
+
+    corpus = load_corpus()
+    braced = [persona for persona in corpus.personas if "{" in persona]
+    assert braced
+    for persona in braced:
+        profile = Profile(
+            "acct_support",
+            "tier-1",
+            random.Random(1),
+            dataclasses.replace(corpus, personas=(persona,)),
+            "203.0.113.9",
+            "app/1.0",
+            64500,
+            "US",
+            "pay-1",
+            "tls-1",
+        )
+        event = next(iter(support_bot(profile, 1_771_840_800.0, 1_771_927_200.0)))
+        assert event["request"]["system"].startswith(persona)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detectors.contract import BIN_KEY_STRIDE
+from detectors.contract import BIN_KEY_STRIDE, Bins, StateLayout
 from detectors.windows import BucketedWindow, WindowSpec
 
 SPEC = WindowSpec("1m", 60, 10)
@@ -75,3 +76,14 @@ def test_running_totals_equal_a_recount(events: list[tuple[float, int, tuple[int
         w.add(ts, (value, 1), keys)
     assert w.totals() == brute_force(events)
     assert sum(b.sums[0] for b in w.buckets.values()) == w.totals()[0]
+
+
+def test_a_histogram_larger_than_the_bin_key_stride_is_refused() -> None:
+    """A bin key is measure index * stride + bin: a histogram with more bins than the stride
+    would count into its neighbour's bins."""
+    windows = [("1h", 3600, 300)]
+    assert StateLayout.from_measures([Bins("payload", BIN_KEY_STRIDE)], windows).bins
+    with pytest.raises(ValueError, match=r"payload.*at most"):
+        StateLayout.from_measures([Bins("payload", BIN_KEY_STRIDE + 1)], windows)
+    with pytest.raises(ValueError, match=r"payload.*at least 1"):
+        StateLayout.from_measures([Bins("payload", 0)], windows)
