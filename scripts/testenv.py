@@ -281,6 +281,67 @@ def kafka_properties(workdir: Path, host: str, port: int, controller_port: int) 
     )
 
 
+class KafkaBroker:
+    """One Kafka node (broker and controller) as a process, its storage in `workdir`.
+    `start()` formats the storage the first time and reuses it after: a broker killed with
+    SIGKILL and started again recovers its logs, as a crashed production broker does."""
+
+    def __init__(self, workdir: Path, host: str, port: int) -> None:
+        self.workdir, self.bootstrap = workdir, f"{host}:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.props = workdir / "server.properties"
+        self.log_file = workdir / "server.log"
+        workdir.mkdir(parents=True, exist_ok=True)
+        if not self.props.exists():
+            self.props.write_text(kafka_properties(workdir, host, port, free_port()))
+
+    def _jvm(self) -> list[str]:
+        java = shutil.which("java")
+        if not java:
+            raise RuntimeError("java is not installed: Kafka needs Java 17 or newer")
+        return [
+            java,
+            "-Xms256m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            f"-Dkafka.logs.dir={self.workdir}",
+            "-cp",
+            str(KAFKA_LIBS / "*"),
+        ]
+
+    def start(self) -> None:
+        ensure_kafka_jars()
+        jvm = self._jvm()
+        if not (self.workdir / "data" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            format_storage = ["kafka.tools.StorageTool", "format", "-t", cluster_id]
+            subprocess.run(
+                [*jvm, *format_storage, "-c", str(self.props)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        with (self.workdir / "stdout.log").open("ab") as log_out:
+            self.proc = subprocess.Popen(
+                [*jvm, "kafka.Kafka", str(self.props)], stdout=log_out, stderr=subprocess.STDOUT
+            )
+        wait_until(
+            lambda: kafka_ready(self.bootstrap), "Kafka broker", proc=self.proc,
+            log_file=self.log_file,
+        )  # fmt: skip
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown; what the broker acknowledged is in the kernel's cache."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, f"Kafka {kafka_version()}")
+
+
 @contextmanager
 def kafka_service(bootstrap: str) -> Iterator[None]:
     host, _, port_text = bootstrap.rpartition(":")
@@ -291,43 +352,14 @@ def kafka_service(bootstrap: str) -> Iterator[None]:
         return
     if port_open(host, port):
         raise RuntimeError(f"{bootstrap} is taken by something that is not a Kafka broker")
-    ensure_kafka_jars()
-    java = shutil.which("java")
-    if not java:
-        raise RuntimeError("java is not installed: Kafka needs Java 17 or newer")
     with tempfile.TemporaryDirectory(prefix="dw-kafka-") as tmp:
-        workdir = Path(tmp)
-        props = workdir / "server.properties"
-        props.write_text(kafka_properties(workdir, host, port, free_port()))
-        log_file = workdir / "server.log"
-        classpath = str(KAFKA_LIBS / "*")
-        jvm = [
-            java,
-            "-Xms256m",
-            "-Xmx512m",
-            "-XX:+UseG1GC",
-            "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
-            f"-Dkafka.logs.dir={workdir}",
-            "-cp",
-            classpath,
-        ]
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        with (workdir / "stdout.log").open("wb") as log_out:
-            proc = subprocess.Popen(
-                [*jvm, "kafka.Kafka", str(props)], stdout=log_out, stderr=subprocess.STDOUT
-            )
+        broker = KafkaBroker(Path(tmp), host, port)
         try:
-            wait_until(lambda: kafka_ready(bootstrap), "Kafka broker", proc=proc, log_file=log_file)
+            broker.start()
             log(f"started Apache Kafka {kafka_version()} (KRaft) at {bootstrap}")
             yield
         finally:
-            stop_process(proc, f"Kafka {kafka_version()}")
+            broker.stop()
 
 
 def raise_interrupt(signum: int, frame: object) -> None:

@@ -2,11 +2,11 @@
 crashes of every part.
 
 One simulated stream (every attack family and benign traffic) goes through the real worker on
-real Kafka and a Redis with AOF, twice: a clean single pass, and a pass during which the suite
-kills a worker with SIGKILL mid-batch three times, kills and restarts Redis, and runs two
-workers through a rebalance. Then every account's state of the two passes (windows, buckets,
-offsets, recent event keys) must be equal, account by account, and so must the alerts: one
-per rule and account in both.
+a Kafka broker and a Redis of its own (Redis with AOF), twice: a clean single pass, and a pass
+during which the suite kills a worker with SIGKILL mid-batch three times, kills and restarts
+Redis, kills and restarts the Kafka broker, and runs two workers through a rebalance. Then
+every account's state of the two passes (windows, buckets, offsets, recent event keys) must be
+equal, account by account, and so must the alerts: one per rule and account in both.
 
 Alerts are compared by (rule, subject): an alert's id derives from the event it fired on, and
 which event of an account is judged depends on where batches start (every tenth event of an
@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
+import testenv  # scripts/, on the path from tests/conftest.py
 
 from streams.account_state import decode_account_state
 from streams.sim.scenarios import simulate
@@ -33,6 +34,7 @@ from tests.integration.harness import (
     Topics,
     WorkerProcess,
     committed_everything,
+    free_port,
     poll_until,
     produce,
     run_worker,
@@ -77,9 +79,10 @@ def alerted(reader: TopicReader) -> set[tuple[str, tuple[str, ...]]]:
     return subjects
 
 
-def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(
-    tmp_path: Path, kafka_bootstrap: str
-) -> None:
+def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(tmp_path: Path) -> None:
+    broker = testenv.KafkaBroker(tmp_path / "kafka", "127.0.0.1", free_port())
+    broker.start()
+    kafka_bootstrap = broker.bootstrap
     store = PersistentRedis(tmp_path / "redis")
     store.start()
     client = redis.Redis.from_url(store.url)
@@ -125,6 +128,9 @@ def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(
         store.kill()  # Redis dies under the worker, and comes back on its AOF
         store.start()
         progressed(18_000, second)
+        broker.kill()  # the broker dies under the worker, and comes back on its logs
+        broker.start()
+        progressed(22_000, second)
         third = start(group)  # a second worker: the group rebalances
         progressed(26_000, third)
         second.stop(signal.SIGKILL)  # crash 2: its partitions move to the third worker
@@ -160,3 +166,4 @@ def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(
             worker.stop(signal.SIGKILL)
         client.close()
         store.stop()
+        broker.stop()
