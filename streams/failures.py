@@ -48,8 +48,9 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     TimeoutError,
     ConnectionError,
 )
-# Reply prefixes of errors that a pipelined script call wraps in a plain ResponseError.
-_PERMANENT_REPLIES = ("WRONGTYPE", "NOPERM", "READONLY", "NOAUTH", "WRONGPASS", "ERR distillwatch")
+# Reply prefixes of errors that a pipelined script call wraps in a plain ResponseError. The
+# scripts' own refusals read "distillwatch: ..." (redis-py drops the "ERR " of the reply).
+_PERMANENT_REPLIES = ("WRONGTYPE", "NOPERM", "READONLY", "NOAUTH", "WRONGPASS", "distillwatch: ")
 
 
 def is_permanent(error: BaseException) -> bool:

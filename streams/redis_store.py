@@ -23,8 +23,9 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+import msgpack
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
-from redis.exceptions import NoScriptError
+from redis.exceptions import DataError, NoScriptError
 
 from detectors.contract import BIN_KEY_STRIDE, StateLayout
 from detectors.windows import WindowReading, WindowUpdate, window_specs
@@ -53,7 +54,9 @@ class RedisWindowStore(WindowStore):
         for name, source in self._sources.items():
             self._shas[name] = await self._redis.script_load(source)
 
-    async def _run(self, calls: list[tuple[str, list[str], list[int | float | str]]]) -> list[Any]:
+    async def _run(
+        self, calls: Sequence[tuple[str, list[str], Sequence[int | float | str | bytes]]]
+    ) -> list[Any]:
         """EVALSHA each call in one pipeline: one round trip. Scripts are loaded once; after a
         Redis restart (NOSCRIPT) they are reloaded and the whole batch re-run, which is safe
         because every script is idempotent for a batch it has already applied."""
@@ -116,33 +119,34 @@ class RedisWindowStore(WindowStore):
         ]
         for w in windows:
             header += [w.bucket_seconds, w.n_buckets]
-        calls: list[tuple[str, list[str], list[int | float | str]]] = []
+        calls: list[tuple[str, list[str], list[int | float | str | bytes]]] = []
         for account_id, indices in by_account.items():
-            args = list(header)
-            for i in indices:
-                update = updates[i]
-                args += [
-                    update.event_key,
-                    update.source,
-                    update.offset,
-                    repr(update.timestamp),
-                    *update.sums,
-                    len(update.bin_keys),
-                    *update.bin_keys,
-                ]
-            calls.append(("window_apply", self.account_keys(account_id, layout), args))
+            events = [
+                (u.event_key, u.source, u.offset, u.timestamp, u.sums, u.bin_keys)
+                for u in (updates[i] for i in indices)
+            ]
+            try:
+                packed = msgpack.packb(events)
+            except (OverflowError, TypeError) as error:
+                # The decoder bounds every number, so this is a bug upstream: refused whole,
+                # before any write, and permanent (streams/failures.py).
+                raise DataError(f"distillwatch: bad argument: {error}") from error
+            calls.append(("window_apply", self.account_keys(account_id, layout), [*header, packed]))
         replies = await self._run(calls)
         readings: list[WindowReading | None] = [None] * len(updates)
         width = layout.width
         stride = 1 + len(windows) * width
         for (_, indices), reply in zip(by_account.items(), replies, strict=True):
+            values = msgpack.unpackb(reply)
             for position, i in enumerate(indices):
-                row = reply[position * stride : (position + 1) * stride]
-                totals = tuple(
-                    tuple(int(v) for v in row[1 + w * width : 1 + (w + 1) * width])
-                    for w in range(len(windows))
+                row = position * stride
+                readings[i] = WindowReading(
+                    values[row],
+                    tuple(
+                        tuple(values[row + 1 + w * width : row + 1 + (w + 1) * width])
+                        for w in range(len(windows))
+                    ),
                 )
-                readings[i] = WindowReading(int(row[0]), totals)
         return [r for r in readings if r is not None]
 
     async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:

@@ -297,13 +297,17 @@ async def _snapshot(client: aioredis.Redis, prefix: str) -> dict[bytes, bytes | 
 async def test_a_bad_argument_fails_the_script_before_any_write(
     redis_client: aioredis.Redis, key_prefix: str, bad: WindowUpdate
 ) -> None:
-    from redis.exceptions import ResponseError
+    from redis.exceptions import DataError, ResponseError
+
+    from streams.failures import is_permanent
 
     store = RedisWindowStore(redis_client, key_prefix=key_prefix)
     await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON)
     before = await _snapshot(redis_client, key_prefix)
-    with pytest.raises(ResponseError, match="distillwatch: bad argument"):
+    # Refused by the script, or before it when the number cannot even be packed; permanent.
+    with pytest.raises((ResponseError, DataError), match="distillwatch: bad argument") as refused:
         await store.apply([update("a", "e2", T0 + 1, bins=(HOURS + 3,)), bad], WINDOWS, HORIZON)
+    assert is_permanent(refused.value)
     assert await _snapshot(redis_client, key_prefix) == before
     # The good event was not half-applied: it still counts, once.
     readings = await store.apply([update("a", "e2", T0 + 1)], WINDOWS, HORIZON)
@@ -428,3 +432,20 @@ async def test_a_resend_caught_by_its_key_still_moves_its_partition_offset(
     await store.apply(later, WINDOWS, HORIZON, resend_horizon_seconds=resend)
     redelivered = await store.apply(again, WINDOWS, HORIZON, resend_horizon_seconds=resend)
     assert redelivered[0].status == DUPLICATE
+
+
+async def test_an_unreadable_account_state_is_refused_and_left_alone(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    """Another program's string under an account's key: a permanent error, nothing written."""
+    from redis.exceptions import ResponseError
+
+    from streams.failures import is_permanent
+
+    store = RedisWindowStore(redis_client, key_prefix=key_prefix)
+    (key,) = store.account_keys("a", WINDOWS)
+    await redis_client.set(key, b"\xc1 not MessagePack")
+    with pytest.raises(ResponseError, match="unreadable account state") as refused:
+        await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON)
+    assert is_permanent(refused.value)
+    assert await redis_client.get(key) == b"\xc1 not MessagePack"

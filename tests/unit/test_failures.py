@@ -22,7 +22,7 @@ PIPELINE_PREFIX = "Command # 1 (EVALSHA abc 3 k1 k2 k3) of pipeline caused error
         ),
         redis_errors.NoPermissionError("NOPERM this user has no permissions to run 'evalsha'"),
         redis_errors.ReadOnlyError("READONLY You can't write against a read only replica."),
-        redis_errors.ResponseError(PIPELINE_PREFIX + "('ERR distillwatch: bad argument: sum 2',)"),
+        redis_errors.ResponseError(PIPELINE_PREFIX + "('distillwatch: bad argument: sum 2',)"),
         redis_errors.AuthenticationError("WRONGPASS invalid username-password pair"),
         kafka_errors.MessageSizeTooLargeError(),
         kafka_errors.TopicAuthorizationFailedError(),
