@@ -57,8 +57,10 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-within",
         type=float,
-        default=float(_env("BATCH_WITHIN", "0.5")),
-        help="seconds to wait for a batch to fill",
+        default=float(_env("BATCH_WITHIN", "0.05")),
+        help="seconds to wait for a batch to fill. Faust waits this long after every batch "
+        "unless --batch-size events arrive first, so it adds to every alert's latency at "
+        "moderate rates and costs nothing at high ones (batches fill first)",
     )
     parser.add_argument(
         "--max-retry-seconds",

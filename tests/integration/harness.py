@@ -126,6 +126,7 @@ def start_worker(
     app_id: str,
     key_prefix: str,
     batch_size: int = 200,
+    batch_within: float = 0.2,
 ) -> WorkerProcess:
     port = free_port()
     log_path = tmp_path / f"worker-{app_id}-{port}.log"
@@ -155,7 +156,7 @@ def start_worker(
         "--batch-size",
         str(batch_size),
         "--batch-within",
-        "0.2",
+        str(batch_within),
         "--session-timeout",
         "10",  # a SIGKILLed worker's partitions move on within seconds
         "--metrics-port",
