@@ -52,7 +52,10 @@ def _conversation(
         ts += p.rng.uniform(15, 240)  # reading and typing
 
 
-def chat(p: Profile, start: float, end: float, step_by_step: bool = False) -> Events:
+def chat(
+    p: Profile, start: float, end: float, step_by_step: bool = False, customer: str = ""
+) -> Events:
+    """`customer` tells apart the conversations of several customers behind one account."""
     for n, ts in enumerate(sessions(p, start, end, mean_gap=2400)):
         if p.rng.random() < 0.5:
             first, second = p.rng.choice(p.corpus.multi_turn)
@@ -62,7 +65,8 @@ def chat(p: Profile, start: float, end: float, step_by_step: bool = False) -> Ev
         turns += [p.rng.choice(p.corpus.chat_followups) for _ in range(p.rng.randint(0, 3))]
         max_tokens = p.rng.choice((None, 1024, 2048, 4096))
         yield from _conversation(
-            p, ts, f"{p.account_id}-c{n}", turns, step_by_step=step_by_step, max_tokens=max_tokens
+            p, ts, f"{p.account_id}-{customer}c{n}", turns, step_by_step=step_by_step,
+            max_tokens=max_tokens,
         )
 
 

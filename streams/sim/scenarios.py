@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 
-from streams.sim.attacks import ATTACK_FAMILIES
-from streams.sim.benign import BENIGN_FAMILIES
 from streams.sim.corpus import Corpus, load_corpus
+from streams.sim.families import ATTACK_FAMILIES, BENIGN_FAMILIES
 from streams.sim.profile import fingerprint, new_profile
+from streams.sim.shared_infra import SAAS_USER_AGENT
 from streams.sim.templates import CLIENT_AGENTS
 
 DEFAULT_START = 1_771_833_600.0  # 2026-02-23T08:00:00Z
@@ -27,7 +27,7 @@ DEFAULT_START = 1_771_833_600.0  # 2026-02-23T08:00:00Z
 # every family gets at least ~5 of the default 200 accounts, so its false-positive rate means
 # something. Chat takes what rounding leaves.
 BENIGN_MIX = {
-    "chat": 0.36,
+    "chat": 0.21,
     "step_by_step_user": 0.06,
     "corporate_nat": 0.18,
     "coding_agent": 0.05,
@@ -41,6 +41,9 @@ BENIGN_MIX = {
     "synthetic_data_user": 0.025,
     "agent_platform": 0.03,
     "tutoring_app": 0.03,
+    "mobile_carrier_nat": 0.06,
+    "university_lab": 0.04,
+    "saas_customers": 0.05,
 }
 NAT_GROUP_SIZE = 12  # accounts behind one corporate NAT IP
 # Accounts per campaign, per attack family: several campaigns each, so that a family's recall
@@ -56,6 +59,8 @@ ATTACK_CAMPAIGNS = {
     "hydra": (150, 150),
     "low_and_slow": (2, 2),
     "mixed_harvester": (2, 2),
+    "stealthy_hydra": (120, 120),
+    "reseller": (1, 1, 1),
 }
 ATTACK_TIERS = ("free", "build", "build", "scale")
 BENIGN_TIERS = {
@@ -73,6 +78,9 @@ BENIGN_TIERS = {
     "synthetic_data_user": ("build", "scale"),
     "agent_platform": ("scale", "enterprise"),
     "tutoring_app": ("build", "scale"),
+    "mobile_carrier_nat": ("free", "build"),
+    "university_lab": ("free", "build"),
+    "saas_customers": ("build", "scale"),
 }
 SCENARIOS = ("all", "benign", *ATTACK_FAMILIES)
 
@@ -163,6 +171,35 @@ def _account_id(seed: int, label: str, family: str, index: int) -> str:
     return f"acct_{fingerprint('account', seed, label, family, index)[:12]}"
 
 
+# Shared infrastructure of the benign look-alikes (streams/sim/shared_infra.py): a carrier's
+# NAT pool, a campus /24, a SaaS backend calling with its customers' keys.
+CARRIER_NAT = (("172.58.21", "172.58.87"), 64610)
+CAMPUS = ("128.95.160", 64620)
+SAAS_BACKEND = (("34.117.40", "34.117.41"), 64630)
+
+
+def _benign_identity(family: str, index: int, layout: random.Random) -> dict[str, Any]:
+    """What a benign account shares with others, by family (nothing for most)."""
+    if family == "corporate_nat":
+        group = index // NAT_GROUP_SIZE
+        return {"ip": f"198.51.{100 + group % 50}.7", "asn": 64500 + group}
+    if family == "mobile_carrier_nat":
+        nets, asn = CARRIER_NAT
+        return {"ip": f"{layout.choice(nets)}.{layout.randint(1, 254)}", "asn": asn}
+    if family == "university_lab":
+        net, asn = CAMPUS
+        return {"ip": f"{net}.{layout.randint(1, 254)}", "asn": asn}
+    if family == "saas_customers":
+        nets, asn = SAAS_BACKEND
+        return {
+            "ip": f"{layout.choice(nets)}.{layout.randint(10, 20)}",
+            "asn": asn,
+            "user_agent": SAAS_USER_AGENT,
+            "tls": fingerprint("tls", SAAS_USER_AGENT),
+        }
+    return {}
+
+
 def _benign_counts(total: int) -> dict[str, int]:
     counts = {family: max(1, round(total * share)) for family, share in BENIGN_MIX.items()}
     counts["chat"] += total - sum(counts.values())
@@ -183,10 +220,7 @@ def simulate(
     layout = random.Random(seed)
     for family, count in _benign_counts(benign_accounts).items():
         for i in range(count):
-            identity: dict[str, Any] = {}
-            if family == "corporate_nat":
-                group = i // NAT_GROUP_SIZE
-                identity = {"ip": f"198.51.{100 + group % 50}.7", "asn": 64500 + group}
+            identity = _benign_identity(family, i, layout)
             tier = layout.choice(BENIGN_TIERS[family])
             accounts.append(
                 _Account(_account_id(seed, "benign", family, i), "benign", family, tier, identity)
@@ -200,14 +234,24 @@ def simulate(
         clients = layout.sample(CLIENT_AGENTS, len(campaigns))  # distinct within the family
         index = 0
         for k, size in enumerate(campaigns):
-            # A campaign's accounts share an IP pool, payment methods, a TLS fingerprint and a
-            # client library; another campaign of the family shares none of them.
-            pool = [f"45.{layout.randint(0, 255)}.{layout.randint(0, 255)}" for _ in range(3)]
-            payments = [fingerprint("pay", seed, family, k, j) for j in range(5)]
-            tls = fingerprint("tls", seed, family, k)
+            # A campaign's accounts share an IP pool (a few /24s, one ASN each), payment
+            # methods, a TLS fingerprint and a client library; another campaign of the family
+            # shares none of them. A stealthy campaign spreads over more networks, shares each
+            # payment method within a small group only, and shows its client library's
+            # ordinary TLS fingerprint, the one every user of that library has.
+            stealthy = family == "stealthy_hydra"
+            pool = []
+            for _ in range(12 if stealthy else 3):
+                net = f"45.{layout.randint(0, 255)}.{layout.randint(0, 255)}"
+                pool.append((net, layout.randint(1000, 64000)))
+            groups = max(1, size // 4) if stealthy else 5
+            payments = [fingerprint("pay", seed, family, k, j) for j in range(groups)]
+            tls = fingerprint("tls", *((clients[k],) if stealthy else (seed, family, k)))
             for _ in range(size):
+                net, asn = layout.choice(pool)
                 identity = {
-                    "ip": f"{layout.choice(pool)}.{layout.randint(1, 254)}",
+                    "ip": f"{net}.{layout.randint(1, 254)}",
+                    "asn": asn,
                     "payment": layout.choice(payments),
                     "tls": tls,
                     "user_agent": clients[k],

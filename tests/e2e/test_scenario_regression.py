@@ -15,15 +15,23 @@ import orjson
 import pytest
 
 from streams.cli import main
-from streams.sim.attacks import ATTACK_FAMILIES
-from streams.sim.benign import BENIGN_FAMILIES
+from streams.sim.families import ATTACK_FAMILIES, BENIGN_FAMILIES
 from streams.sim.scenarios import simulate, write_labels
 
-# Measured 2026-12-01: 1.0 for every family (hydra, 300 accounts, included).
-RECALL_FLOOR_DEDICATED = 0.95  # every family but hydra: issue 7's target
-RECALL_FLOOR_HYDRA = 0.9  # the cross-account issue's family; per-account signals find most
-MAX_REQUESTS_TO_DETECT_MEDIAN = 50  # measured 20-34
-MAX_REQUESTS_TO_DETECT_P90 = 100  # no rule needs more than 100 requests of an account
+# Measured 2026-12-01: 1.0 for every family (hydra, 300 accounts, included) but the stealthy
+# hydra added for issue 9 (per-account signals alone: 0.71).
+RECALL_FLOOR_DEDICATED = 0.95  # issue 7's target
+RECALL_FLOORS = {
+    "hydra": 0.9,  # the cross-account issue's family; per-account signals find most
+    # Built to look like unrelated light users (cover chat, sub-teams, spread networks): what
+    # per-account signals find. Issue 9's cross-account stage is to name >= 95% of them.
+    "stealthy_hydra": 0.65,
+}
+MAX_REQUESTS_TO_DETECT_MEDIAN = 50  # measured 20-40
+MAX_REQUESTS_TO_DETECT_P90 = 100  # no rule needs more than 100 requests of an account...
+# ...but an account's requests include its cover: a reseller's are mostly its customers' chat
+# (measured median 59, p90 60), a stealthy hydra member's partly chat (p90 143).
+MAX_REQUESTS_TO_DETECT = {"reseller": (80, 100), "stealthy_hydra": (50, 200)}
 MAX_CAMPAIGN_MINUTES = {"low_and_slow": 600, "hydra": 600}  # measured ~410-420
 MAX_CAMPAIGN_MINUTES_DEFAULT = 180  # measured 117-128: the sustained-activity gate (3 hours)
 FPR_CEILING_PER_FAMILY = 0.0  # measured 0 in every benign family, the hard negatives included
@@ -70,9 +78,12 @@ def family(report: dict[str, Any], label: str, name: str) -> dict[str, Any]:
 @pytest.mark.parametrize("name", sorted(ATTACK_FAMILIES))
 def test_every_attack_family_is_found_early(report: dict[str, Any], name: str) -> None:
     row = family(report, "attack", name)
-    assert row["rate"] >= (RECALL_FLOOR_HYDRA if name == "hydra" else RECALL_FLOOR_DEDICATED), row
-    assert row["requests_to_detect"]["median"] <= MAX_REQUESTS_TO_DETECT_MEDIAN, row
-    assert row["requests_to_detect"]["p90"] <= MAX_REQUESTS_TO_DETECT_P90, row
+    assert row["rate"] >= RECALL_FLOORS.get(name, RECALL_FLOOR_DEDICATED), row
+    median, p90 = MAX_REQUESTS_TO_DETECT.get(
+        name, (MAX_REQUESTS_TO_DETECT_MEDIAN, MAX_REQUESTS_TO_DETECT_P90)
+    )
+    assert row["requests_to_detect"]["median"] <= median, row
+    assert row["requests_to_detect"]["p90"] <= p90, row
     minutes = MAX_CAMPAIGN_MINUTES.get(name, MAX_CAMPAIGN_MINUTES_DEFAULT)
     assert row["campaign_seconds_to_detect"] <= minutes * 60, row
 

@@ -17,7 +17,8 @@ import pytest
 
 from detectors.decode import decode_event
 from streams.cli import main
-from streams.sim.attacks import ATTACK_FAMILIES
+from streams.sim.campaigns import STEALTH_TEAMS
+from streams.sim.families import ATTACK_FAMILIES
 from streams.sim.scenarios import (
     BENIGN_MIX,
     Simulation,
@@ -362,7 +363,9 @@ def test_campaigns_of_a_family_differ_in_template_sampling_and_client(
 def test_a_campaign_keeps_one_sampling_tuple(by_campaign: dict[str, list[dict[str, Any]]]) -> None:
     for name, events in by_campaign.items():
         harvest = [e for e in events if e["conversation_id"] is None]  # not the cover chat
-        assert len({sampling_tuple(e) for e in harvest}) == 1, name
+        # A stealthy campaign's sub-teams each keep theirs.
+        teams = len(STEALTH_TEAMS[0]) if name.startswith("stealthy_hydra/") else 1
+        assert len({sampling_tuple(e) for e in harvest}) == teams, name
 
 
 def test_reasoning_harvest_runs_in_several_languages_per_campaign(
@@ -518,3 +521,61 @@ def test_a_support_bot_keeps_a_persona_with_braces_verbatim() -> None:
         )
         event = next(iter(support_bot(profile, 1_771_840_800.0, 1_771_927_200.0)))
         assert event["request"]["system"].startswith(persona)
+
+
+def net24(event: dict[str, Any]) -> str:
+    return str(event["client"]["ip"]).rsplit(".", 1)[0]
+
+
+def test_a_stealthy_hydra_looks_like_many_unrelated_light_users(
+    by_campaign: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Issue 9: spread over several /24s and ASNs, payment methods shared by small groups only,
+    ordinary chat on every account, sub-teams with their own templates and sampling."""
+    names = [n for n in by_campaign if n.startswith("stealthy_hydra/")]
+    assert len(names) == 2
+    for name in names:
+        events = by_campaign[name]
+        accounts = per_account(events)
+        assert len(accounts) >= 100
+        assert len({net24(e) for e in events}) >= 8
+        assert len({e["client"]["asn"] for e in events}) >= 8
+        per_payment = Counter(
+            {e["account_id"]: e["client"]["payment_fingerprint"] for e in events}.values()
+        )
+        assert max(per_payment.values()) <= 12  # small groups, not the whole campaign
+        covered = [a for a, evs in accounts.items() if any(e["conversation_id"] for e in evs)]
+        assert len(covered) >= 0.9 * len(accounts)  # cover chat on (nearly) every account
+        harvest = [e for e in events if e["conversation_id"] is None]
+        per_day = len(harvest) / len(accounts) / (HOURS / 24)
+        assert 10 <= per_day <= 45  # the public reports' ~26 a day
+        assert len({sampling_tuple(e) for e in harvest}) >= 3  # its sub-teams
+
+
+def test_a_reseller_relays_several_customers_and_a_harvest(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    for account, events in per_account(by_family["reseller"]).items():
+        conversations = {e["conversation_id"] for e in events if e["conversation_id"]}
+        customers = {c.split("-")[1] for c in conversations}
+        assert len(customers) >= 3, account  # several customers' chats...
+        harvest = [e for e in events if e["conversation_id"] is None]
+        assert len(harvest) >= 0.2 * len(events), account  # ...and one harvesting
+        assert len({e["client"]["ip"] for e in events}) == 1  # from the reseller's server
+
+
+def test_benign_shared_infrastructure_shares_what_a_hydra_shares(
+    by_family: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The look-alikes a cross-account detector must leave alone share networks, an ASN or
+    a system prompt across accounts, and are ordinary conversations."""
+    carrier, lab, saas = (
+        by_family["mobile_carrier_nat"], by_family["university_lab"], by_family["saas_customers"]
+    )  # fmt: skip
+    for events, nets in ((carrier, 2), (lab, 1), (saas, 2)):
+        assert len(per_account(events)) >= 3
+        assert len({net24(e) for e in events}) <= nets
+        assert len({e["client"]["asn"] for e in events}) == 1
+        assert any(e["turn_index"] > 0 for e in events)  # follow-ups: conversations
+    assert len({e["request"]["system"] for e in saas}) == 1  # one app, one system prompt
+    assert len({user_text(e) for e in saas}) > len(saas) / 4  # its users' own content
