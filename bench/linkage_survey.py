@@ -1,7 +1,7 @@
 """Survey: what links accounts in a labelled stream, benign and attack (issue 9's calibration).
 
     .venv/bin/python bench/linkage_survey.py EVENTS.jsonl LABELS.csv [--min-uses 2]
-        [--content-of-single-turn]
+        [--content-of-single-turn] [--signalled-only]
 
 For every account, the values it used at least `--min-uses` times of five independent link
 classes: prompt template (skeleton fingerprint of the frame's opening or closing words),
@@ -29,10 +29,15 @@ from detectors.features import extract
 CLASSES = ("template", "sampling", "network", "payment", "tls")
 
 
-def attributes(raw: bytes, content_of_single_turn: bool) -> tuple[str, list[tuple[str, str]], bool]:
+def attributes(
+    raw: bytes, content_of_single_turn: bool, signalled_only: bool
+) -> tuple[str, list[tuple[str, str]], bool]:
     event = decode_event(raw)
     f = extract(event)
     client = event.client
+    signal = f.single_turn and f.completed and (f.reasoning or f.rubric or f.instruction_gen)
+    if signalled_only and not signal:
+        return event.account_id, [], signal
     values = []
     # Content links from the requests a harvest sends (single-turn), or from every request.
     if f.single_turn or not content_of_single_turn:
@@ -47,9 +52,6 @@ def attributes(raw: bytes, content_of_single_turn: bool) -> tuple[str, list[tupl
         values.append(("payment", client.payment_fingerprint))
     if client.tls_fingerprint:
         values.append(("tls", client.tls_fingerprint))
-    signal = (
-        f.single_turn and f.completed and (f.reasoning or f.rubric or f.instruction_gen)
-    )
     return event.account_id, values, signal
 
 
@@ -63,6 +65,11 @@ def main() -> None:
         action="store_true",
         help="template and sampling values from single-turn requests only",
     )
+    parser.add_argument(
+        "--signalled-only",
+        action="store_true",
+        help="every value from requests carrying an extraction signal only",
+    )
     args = parser.parse_args()
     with args.labels.open(newline="", encoding="utf-8") as handle:
         rows = csv.DictReader(handle)
@@ -71,7 +78,9 @@ def main() -> None:
     requests, signalled = Counter[str](), Counter[str]()
     with args.events.open("rb") as handle:
         for line in handle:
-            account, values, signal = attributes(line, args.content_of_single_turn)
+            account, values, signal = attributes(
+                line, args.content_of_single_turn, args.signalled_only
+            )
             uses[account].update(values)
             requests[account] += 1
             signalled[account] += signal
