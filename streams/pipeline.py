@@ -75,9 +75,12 @@ class DetectionPipeline:
         payloads: Sequence[bytes],
         sources: Sequence[Source] | None = None,
         now: float | None = None,
+        count: bool = True,
     ) -> BatchOutcome:
         """`sources`: where each payload was read, ("topic:partition", offset), when it came
         from Kafka: the store then recognises a redelivery by its offset, at any distance.
+        `count`: add the outcome to the metrics now; a driver that may retry the batch passes
+        False and calls `count()` once it is delivered.
         `now`: the wall clock when the batch was taken; a driver that retries a batch passes
         the same value, so each attempt refuses the same events (default: `wall_clock()`)."""
         config = self.config
@@ -111,7 +114,8 @@ class DetectionPipeline:
         )
         findings = self._detect(outcome, config)
         await self._claim(outcome, findings, config)
-        self._count(outcome)
+        if count:
+            self.count(outcome)
         return outcome
 
     def _admit(
@@ -310,7 +314,8 @@ class DetectionPipeline:
             alert["alert_id"] = result.alert_id
             outcome.alerts.append(alert)
 
-    def _count(self, outcome: BatchOutcome) -> None:
+    def count(self, outcome: BatchOutcome) -> None:
+        """Add a batch's outcome to the metrics (once per batch)."""
         m = self.metrics
         m.events.labels(outcome="applied").inc(outcome.applied)
         m.events.labels(outcome="duplicate").inc(outcome.duplicates)

@@ -74,10 +74,16 @@ class BatchHandler:
         sources = [(f"{e.message.topic}:{e.message.partition}", e.message.offset) for e in events]
         taken_at = time.time()  # every attempt judges event times against the same clock
         attempt = 0
+        # What happened to the events is what the first attempt that got through the state
+        # found: a retry finds them applied already (duplicates by offset). It is counted once,
+        # when the batch is delivered. (An attempt that failed inside the state step left no
+        # outcome; then the next one's is counted.)
+        first: BatchOutcome | None = None
         while True:
             stage = "state"
             try:
-                outcome = await self.pipeline.process(payloads, sources, taken_at)
+                outcome = await self.pipeline.process(payloads, sources, taken_at, count=False)
+                first = first or outcome
                 stage = "produce"
                 await self._deliver(events, payloads, outcome)
                 stage = "confirm"
@@ -106,6 +112,7 @@ class BatchHandler:
                     len(events), stage, kind, attempt, delay,
                 )  # fmt: skip
                 await asyncio.sleep(delay)  # backoff before retrying the same batch
+        self.pipeline.count(first or outcome)
         self.metrics.batch_started.set(0)
         self.metrics.last_success.set(time.time())
         self.metrics.batch_size.observe(len(events))
