@@ -25,33 +25,25 @@ from pathlib import Path
 
 from detectors.decode import decode_event
 from detectors.features import extract
-
-CLASSES = ("template", "sampling", "network", "payment", "tls")
+from detectors.linkage import LINK_CLASSES as CLASSES
+from detectors.linkage import extraction_signal, link_values
 
 
 def attributes(
     raw: bytes, content_of_single_turn: bool, signalled_only: bool
 ) -> tuple[str, list[tuple[str, str]], bool]:
+    """An event's link values by class, as the cross-account stage sees them."""
     event = decode_event(raw)
     f = extract(event)
-    client = event.client
-    signal = f.single_turn and f.completed and (f.reasoning or f.rubric or f.instruction_gen)
+    signal = extraction_signal(f)
     if signalled_only and not signal:
         return event.account_id, [], signal
-    values = []
-    # Content links from the requests a harvest sends (single-turn), or from every request.
-    if f.single_turn or not content_of_single_turn:
-        values.append(("sampling", f"s{f.sampling}"))
-    if f.template_prefix and (f.single_turn or not content_of_single_turn):
-        values += [("template", f"p{f.template_prefix}"), ("template", f"x{f.template_suffix}")]
-    if client.ip:
-        values.append(("network", "n" + client.ip.rsplit(".", 1)[0]))
-    if client.asn is not None:
-        values.append(("network", f"a{client.asn}"))
-    if client.payment_fingerprint:
-        values.append(("payment", client.payment_fingerprint))
-    if client.tls_fingerprint:
-        values.append(("tls", client.tls_fingerprint))
+    content = f.single_turn or not content_of_single_turn
+    values = [
+        (cls, value)
+        for cls, value in link_values(event, f)
+        if content or cls not in ("template", "sampling")
+    ]
     return event.account_id, values, signal
 
 

@@ -38,11 +38,19 @@ def build_alert(
         "status": status,
         "severity": finding.severity,
         "score": finding.score,
-        "subject": {
-            "kind": "account",
-            "account_id": finding.account_id,
-            "accounts": [finding.account_id],
-        },
+        "subject": (
+            {
+                "kind": "cluster",
+                "cluster_id": finding.cluster_id,
+                "accounts": list(finding.accounts),
+            }
+            if finding.cluster_id is not None
+            else {
+                "kind": "account",
+                "account_id": finding.account_id,
+                "accounts": [finding.account_id],
+            }
+        ),
         "fired_at": rfc3339(fired_at),
         "window": finding.window,
         "evidence": finding.evidence,

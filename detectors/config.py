@@ -73,6 +73,25 @@ class AlertingConfig(StrictModel):
     min_severity: Literal["info", "warning", "high", "critical"] = "info"
 
 
+class LinkageConfig(StrictModel):
+    """Cross-account clusters (detectors/linkage.py, docs/linkage.md); replay and backtest run
+    them in memory, the live worker does not link accounts yet."""
+
+    enabled: bool = True
+    min_members: PositiveInt = 20  # detection.md: >= 20 linked accounts...
+    critical_members: PositiveInt = 200  # ...>= 200 severe
+    # Share of the members' requests that carry an extraction signal: a shared frame and
+    # sampling tuple on a few requests of ordinary traffic is not a campaign (the benign
+    # clusters of the survey: 0.01; the simulated campaigns: 0.27-0.95).
+    min_signal_share: float = Field(0.1, gt=0, le=1)
+    # Re-emitted (same dedup_key: an update, not a new page) when the cluster grew by this
+    # factor, or has new members this long (event time) after it was last emitted.
+    growth: float = Field(1.25, gt=1)
+    refresh_seconds: PositiveInt = 3600
+    severity: Literal["info", "warning", "high", "critical"] = "high"
+    tags: tuple[str, ...] = ("mitre-atlas:AML.T0024.002", "distillation:hydra")
+
+
 class DetectionConfig(StrictModel):
     _bound: BoundRuleSet | None = PrivateAttr(default=None)
     schema_version: Literal[1] = 1
@@ -80,6 +99,7 @@ class DetectionConfig(StrictModel):
     state: StateConfig = Field(default_factory=lambda: StateConfig())
     alerting: AlertingConfig = Field(default_factory=lambda: AlertingConfig())
     models: ModelsConfig = Field(default_factory=lambda: ModelsConfig())
+    linkage: LinkageConfig = Field(default_factory=lambda: LinkageConfig())
     max_event_bytes: PositiveInt = 4 * 1024 * 1024
     # Rule files (globs relative to this file); the loader reads them into `rules`.
     rule_files: tuple[str, ...] = ("rules/*.yaml",)

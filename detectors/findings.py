@@ -21,7 +21,13 @@ class Finding:
     tags: tuple[str, ...] = ()
     shadow: bool = False  # evaluated and counted, not emitted
     runbook_url: str | None = None  # the rule's own runbook; default: base URL + rule id
+    # A cluster finding names its cluster and every member found so far (account_id: the
+    # member it was first named after).
+    cluster_id: str | None = None
+    accounts: tuple[str, ...] = ()
 
     @property
     def dedup_key(self) -> str:
+        if self.cluster_id is not None:
+            return f"{self.rule_id}:cluster:{self.cluster_id}"
         return f"{self.rule_id}:account:{self.account_id}"

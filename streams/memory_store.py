@@ -165,6 +165,18 @@ class MemoryWindowStore(WindowStore):
                 results.append(ClaimResult(GRANTED, claim.alert_id, claim.fired_at))
         return results
 
+    async def pending_claims(self, keys: Sequence[tuple[str, str]]) -> list[ClaimResult | None]:
+        answer: list[ClaimResult | None] = []
+        for key in keys:
+            current = self._claims.get(key)
+            pending = current is not None and not current.sent
+            answer.append(
+                ClaimResult(PENDING, current.alert_id, current.fired_at)
+                if current is not None and pending
+                else None
+            )
+        return answer
+
     async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
         for claim in claims:
             current = self._claims.get((claim.key_tag, claim.rule_id))

@@ -18,15 +18,16 @@ from detectors.contract import AccountView
 from detectors.decode import BAD_TIMESTAMP, decode_event
 from detectors.errors import EventDecodeError
 from detectors.event import InferenceEvent
-from detectors.features import tier_of
+from detectors.features import EventFeatures, tier_of
 from detectors.findings import SEVERITY_RANK, Finding
+from detectors.linkage import LinkageGraph, cluster_finding, extraction_signal, link_values
 from detectors.ruleset import BoundRule, BoundRuleSet
 from detectors.stream_clock import StreamClock
 from detectors.windows import APPLIED, DUPLICATE
 from streams.metrics import Metrics
 from streams.outcome import BatchOutcome, DeadLetter
 from streams.store import COOLDOWN, REGISTRY_START, AlertClaim, WindowStore, account_tag
-from streams.updates import Source, UpdateBuilder
+from streams.updates import NO_SOURCE, Source, UpdateBuilder
 
 log = logging.getLogger(__name__)
 SHADOW_SUFFIX = "#shadow"
@@ -49,8 +50,10 @@ class DetectionPipeline:
         *,
         record_risk: bool = False,
         wall_clock: Callable[[], float] | None = None,
+        linkage: LinkageGraph | None = None,
     ) -> None:
         self._config_source = config
+        self.linkage = linkage  # cross-account clusters, embedded (detectors/linkage.py)
         self.store = store
         self.metrics = metrics or Metrics.noop()
         self.record_risk = record_risk
@@ -97,13 +100,23 @@ class DetectionPipeline:
         bound = config.bound
         build = self._update_builder(bound)
         new = await self._new_models(outcome.events, config)
-        if sources is None:
-            updates = [build(event, new(event)) for event in outcome.events]
-        else:
+        event_sources = (
+            [NO_SOURCE] * len(outcome.events)
+            if sources is None
+            else [sources[index] for index in outcome.event_indexes]
+        )
+        features: list[EventFeatures] = []
+        if self.linkage is None:
             updates = [
-                build(event, new(event), sources[index])
-                for index, event in zip(outcome.event_indexes, outcome.events, strict=True)
+                build(event, new(event), source)
+                for event, source in zip(outcome.events, event_sources, strict=True)
             ]
+        else:
+            updates = []
+            for event, source in zip(outcome.events, event_sources, strict=True):
+                update, event_features = build.with_features(event, new(event), source)
+                updates.append(update)
+                features.append(event_features)
         state = config.state
         outcome.readings = await self.store.apply(
             updates,
@@ -112,8 +125,11 @@ class DetectionPipeline:
             state.max_lag_seconds,
             state.resend_horizon_seconds,
         )
-        findings = self._detect(outcome, config)
+        findings, resend = self._detect(outcome, config)
         await self._claim(outcome, findings, config)
+        await self._resend(outcome, resend, config)
+        if self.linkage is not None:
+            self._link(outcome, features, config)
         if count:
             self.count(outcome)
         return outcome
@@ -172,47 +188,68 @@ class DetectionPipeline:
 
     def _detect(
         self, outcome: BatchOutcome, config: DetectionConfig
-    ) -> dict[str, tuple[Finding, float]]:
-        """First finding per dedup key in the batch. Duplicates are judged too: after a crash
-        between the state write and the alert, the redelivered batch must re-derive it.
+    ) -> tuple[dict[str, tuple[Finding, float]], dict[str, tuple[Finding, float]]]:
+        """First finding per dedup key in the batch, and apart, the findings of redelivered
+        events: after a crash between the state write and the alert, the redelivered batch
+        must re-send the alert it claimed, never claim a new one.
 
         A rule's risk is a cheap number that reaches 1.0 exactly when the rule fires (the
         contract suite holds every detector to that), so a finding, with its evidence and
         summary, is only built for the few events at or past a threshold. A detector that
         raises is skipped for the rest of the batch and counted; the others keep running."""
-        bound = config.bound
-        layout = bound.layout
-        rules = bound.rules
-        alerting = tuple(r.rule.mode == "alert" for r in rules)
-        outcome.rule_ids = tuple(r.rule.id for r in rules)
-        min_rank = SEVERITY_RANK[config.alerting.min_severity]
-        findings: dict[str, tuple[Finding, float]] = {}
-        failed: set[int] = set()
-        record = self.record_risk
-        # Rules judge each account on its state after its last counted event in the batch,
-        # and after every JUDGE_EVERY-th one: the decision of judging every event unless a
-        # signal crossed and fell back within a few events, at a fraction of the cost for busy
-        # accounts, and never more than JUDGE_EVERY requests late.
-        last: dict[str, int] = {}
+        layout = config.bound.layout
+        outcome.rule_ids = tuple(r.rule.id for r in config.bound.rules)
+        self._failed: set[int] = set()
+        # Rules judge an account at points that depend on its own events only, never on where a
+        # batch starts (a crash, a rebalance or consumer lag moves batch boundaries, and the
+        # same stream must give the same alerts): after each of its events while it is light
+        # (at most JUDGE_EVERY requests in the shortest window), then after every JUDGE_EVERY-th
+        # request counted in the longest window. A redelivered batch re-judges each account once,
+        # on its state, only to re-send an alert it claimed and never confirmed (`_claim`).
+        windows = layout.windows
+        shortest = min(range(len(windows)), key=lambda w: windows[w][1])
+        longest = max(range(len(windows)), key=lambda w: windows[w][1])
+        requests = layout.sum_index("requests")
         judged: list[int] = []
-        seen: dict[str, int] = {}
+        redelivered: dict[str, int] = {}
         for index, (event, reading) in enumerate(
             zip(outcome.events, outcome.readings, strict=True)
         ):
             if reading.status == APPLIED:
                 outcome.applied += 1
+                totals = reading.totals
+                if (
+                    totals[shortest][requests] <= JUDGE_EVERY
+                    or totals[longest][requests] % JUDGE_EVERY == 0
+                ):
+                    judged.append(index)
             elif reading.status == DUPLICATE:
                 outcome.duplicates += 1
+                redelivered[event.account_id] = index
             else:
                 outcome.late += 1
-                continue
-            account = event.account_id
-            last[account] = index
-            if reading.status == APPLIED:  # a redelivery does not bring a judgement forward
-                count = seen[account] = seen.get(account, 0) + 1
-                if count % JUDGE_EVERY == 0:
-                    judged.append(index)
-        positions = sorted(set(judged).union(last.values()))
+        findings: dict[str, tuple[Finding, float]] = {}
+        self._judge(outcome, judged, findings, config, record=self.record_risk)
+        resend: dict[str, tuple[Finding, float]] = {}
+        self._judge(outcome, sorted(redelivered.values()), resend, config, record=False)
+        return findings, {k: v for k, v in resend.items() if k not in findings}
+
+    def _judge(
+        self,
+        outcome: BatchOutcome,
+        positions: Sequence[int],
+        findings: dict[str, tuple[Finding, float]],
+        config: DetectionConfig,
+        *,
+        record: bool,
+    ) -> None:
+        """Run the rules at these events; the first finding per dedup key goes to `findings`."""
+        bound = config.bound
+        layout = bound.layout
+        rules = bound.rules
+        alerting = tuple(r.rule.mode == "alert" for r in rules)
+        min_rank = SEVERITY_RANK[config.alerting.min_severity]
+        failed = self._failed
         for position in positions:
             event, reading = outcome.events[position], outcome.readings[position]
             view = AccountView(event.account_id, tier_of(event), reading.totals, layout)
@@ -242,7 +279,6 @@ class DetectionPipeline:
                 outcome.risks.append(
                     max((r for r, a in zip(risks, alerting, strict=True) if a), default=0.0)
                 )
-        return findings
 
     @staticmethod
     def _finding(
@@ -305,14 +341,76 @@ class DetectionPipeline:
                     claim.cooldown_seconds,
                 )
             )
-            if finding.shadow:
-                outcome.shadow_findings.append(finding)
-                continue
             # GRANTED: this finding's alert. PENDING: an earlier claim never confirmed as sent;
             # re-emit it under its own alert_id and time so sinks deduplicate the retry.
-            alert = build_alert(finding, result.fired_at, config.alerting.runbook_base_url)
-            alert["alert_id"] = result.alert_id
-            outcome.alerts.append(alert)
+            self._emit(outcome, finding, result.alert_id, result.fired_at, config)
+
+    @staticmethod
+    def _emit(
+        outcome: BatchOutcome,
+        finding: Finding,
+        alert_id: str,
+        fired_at: float,
+        config: DetectionConfig,
+    ) -> None:
+        """A claimed finding: counted (shadow rules) or its alert under the claim's id and time."""
+        if finding.shadow:
+            outcome.shadow_findings.append(finding)
+            return
+        alert = build_alert(finding, fired_at, config.alerting.runbook_base_url)
+        alert["alert_id"] = alert_id
+        outcome.alerts.append(alert)
+
+    async def _resend(
+        self,
+        outcome: BatchOutcome,
+        findings: dict[str, tuple[Finding, float]],
+        config: DetectionConfig,
+    ) -> None:
+        """Re-send the alerts of redelivered events that were claimed and never confirmed, under
+        their first alert_id and time; a redelivery never claims a new alert."""
+        if not findings:
+            return
+        keys = [
+            (account_tag(f.account_id), f.rule_id + SHADOW_SUFFIX if f.shadow else f.rule_id)
+            for f, _ in findings.values()
+        ]
+        pending = await self.store.pending_claims(keys)
+        cooldown = config.alerting.cooldown_seconds
+        for (finding, _), key, claim in zip(findings.values(), keys, pending, strict=True):
+            if claim is None or claim.alert_id is None or claim.fired_at is None:
+                continue
+            outcome.claims.append(AlertClaim(*key, claim.alert_id, claim.fired_at, cooldown))
+            self._emit(outcome, finding, claim.alert_id, claim.fired_at, config)
+
+    def _link(
+        self, outcome: BatchOutcome, features: list[EventFeatures], config: DetectionConfig
+    ) -> None:
+        """Feed the batch's counted events to the cross-account stage; alert on the clusters
+        that qualify, and again (same dedup_key) as they grow."""
+        assert self.linkage is not None
+        settings = config.linkage
+        min_rank = SEVERITY_RANK[config.alerting.min_severity]
+        for event, reading, event_features in zip(
+            outcome.events, outcome.readings, features, strict=True
+        ):
+            if reading.status != APPLIED:
+                continue
+            report = self.linkage.observe(
+                event.account_id,
+                event.timestamp,
+                link_values(event, event_features),
+                extraction_signal(event_features),
+                event.usage.output_tokens,
+            )
+            if report is None:
+                continue
+            finding = cluster_finding(report, settings)
+            if SEVERITY_RANK[finding.severity] >= min_rank:
+                fired_at = round(event.timestamp, 6)
+                outcome.alerts.append(
+                    build_alert(finding, fired_at, config.alerting.runbook_base_url)
+                )
 
     def count(self, outcome: BatchOutcome) -> None:
         """Add a batch's outcome to the metrics (once per batch)."""

@@ -30,7 +30,14 @@ from redis.exceptions import DataError, NoScriptError
 from detectors.contract import BIN_KEY_STRIDE, StateLayout
 from detectors.windows import WindowReading, WindowUpdate, window_specs
 from streams.redis_connect import AsyncClient, connect_async
-from streams.store import REGISTRY_START, AlertClaim, ClaimResult, WindowStore, account_tag
+from streams.store import (
+    PENDING,
+    REGISTRY_START,
+    AlertClaim,
+    ClaimResult,
+    WindowStore,
+    account_tag,
+)
 
 
 def _lua(name: str) -> str:
@@ -89,7 +96,10 @@ class RedisWindowStore(WindowStore):
         return [f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}:state"]
 
     def claim_key(self, claim: AlertClaim) -> str:
-        return f"{self._prefix}:{{{claim.key_tag}}}:alert:{claim.rule_id}"
+        return self._claim_key(claim.key_tag, claim.rule_id)
+
+    def _claim_key(self, key_tag: str, rule_id: str) -> str:
+        return f"{self._prefix}:{{{key_tag}}}:alert:{rule_id}"
 
     async def apply(
         self,
@@ -191,6 +201,24 @@ class RedisWindowStore(WindowStore):
                     )
                 )
         return results
+
+    async def pending_claims(self, keys: Sequence[tuple[str, str]]) -> list[ClaimResult | None]:
+        if not keys:
+            return []
+        pipe = (
+            self._redis.pipeline()
+            if isinstance(self._redis, AsyncRedisCluster)
+            else self._redis.pipeline(transaction=False)
+        )
+        for tag, rule_id in keys:
+            pipe.hmget(self._claim_key(tag, rule_id), ["id", "ts", "sent"])
+        answer: list[ClaimResult | None] = []
+        for alert_id, fired_at, sent in await pipe.execute():
+            if alert_id is None or sent == b"1":
+                answer.append(None)
+            else:
+                answer.append(ClaimResult(PENDING, alert_id.decode(), float(fired_at)))
+        return answer
 
     async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
         if not claims:

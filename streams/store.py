@@ -83,6 +83,11 @@ class WindowStore(abc.ABC):
         than the cooldown needs, as `apply` keeps windows)."""
 
     @abc.abstractmethod
+    async def pending_claims(self, keys: Sequence[tuple[str, str]]) -> list[ClaimResult | None]:
+        """For each (key_tag, rule_id): its claim if granted and never confirmed as sent
+        (outcome PENDING), else None. Reads only."""
+
+    @abc.abstractmethod
     async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
         """Record that these alerts reached every sink."""
 

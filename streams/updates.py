@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from detectors.contract import BIN_KEY_STRIDE
 from detectors.event import InferenceEvent
-from detectors.features import event_key, extract
+from detectors.features import EventFeatures, event_key, extract
 from detectors.features.quantities import BINS, SUM_NAMES, sum_values
 from detectors.ruleset import BoundRuleSet
 from detectors.windows import WindowUpdate
@@ -34,12 +34,18 @@ class UpdateBuilder:
     def __call__(
         self, event: InferenceEvent, new_model: bool = False, source: Source = NO_SOURCE
     ) -> WindowUpdate:
+        return self.with_features(event, new_model, source)[0]
+
+    def with_features(
+        self, event: InferenceEvent, new_model: bool = False, source: Source = NO_SOURCE
+    ) -> tuple[WindowUpdate, EventFeatures]:
+        """The update and the features it was made of (the cross-account stage reads them)."""
         features = extract(event, new_model)
         keys: list[int] = []
         for base, size, values in self.bins:
             for value in values(features):
                 keys.append(base + value % size)
-        return WindowUpdate(
+        update = WindowUpdate(
             event.account_id,
             event_key(event.event_id),
             event.timestamp,
@@ -47,3 +53,4 @@ class UpdateBuilder:
             tuple(keys),
             *source,
         )
+        return update, features

@@ -45,9 +45,11 @@ def _distinct_ids(filled: int) -> float:
 class LogitParams(WindowedParams):
     min_requests: PositiveInt = 5
     min_distinct_ids: PositiveInt = 1000
-    # distinct ids per bias entry: a sweep keeps biasing new ids; a content filter sending one
-    # fixed ban list on every request repeats the same ones (novelty ~ 1 / requests)
-    min_novelty: float = Field(0.2, gt=0, le=1)
+    # distinct ids per bias entry: a sweep keeps biasing new ids (novelty ~1, ~1/r when it
+    # repeats each id set r times); a content filter sending one fixed ban list on every
+    # request repeats the same ones (novelty ~ 1 / requests). Above 1 / min_requests, so a
+    # fixed list never crosses, whatever request it is judged at.
+    min_novelty: float = Field(0.3, gt=0, le=1)
 
 
 class LogitProbe(WindowedDetector):

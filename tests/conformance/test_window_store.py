@@ -449,3 +449,20 @@ async def test_an_unreadable_account_state_is_refused_and_left_alone(
         await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON)
     assert is_permanent(refused.value)
     assert await redis_client.get(key) == b"\xc1 not MessagePack"
+
+
+async def test_pending_claims_are_read_without_claiming(make_store: StoreFactory) -> None:
+    """A redelivered batch may only re-send an alert claimed and never confirmed: the store
+    tells which, and writes nothing."""
+    store = make_store()
+    claim = AlertClaim("acct:a", "rule", "alert-1", T0, cooldown_seconds=600)
+    assert await store.pending_claims([("acct:a", "rule")]) == [None]  # nothing claimed
+    await store.claim_alerts([claim])
+    (pending,) = await store.pending_claims([("acct:a", "rule")])
+    assert pending is not None and (pending.outcome, pending.alert_id) == (PENDING, "alert-1")
+    assert pending.fired_at == T0
+    await store.confirm_sent([claim])
+    assert await store.pending_claims([("acct:a", "rule"), ("acct:b", "rule")]) == [None, None]
+    # Reading never claimed: a new finding later is granted as if nothing had been asked.
+    later = AlertClaim("acct:b", "rule", "alert-2", T0 + 5, cooldown_seconds=600)
+    assert (await store.claim_alerts([later]))[0].outcome == GRANTED

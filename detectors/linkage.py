@@ -1,0 +1,268 @@
+"""Cross-account linkage: accounts that share what an extraction pipeline sends, as clusters.
+
+Design and calibration: docs/linkage.md. Ordinary traffic shares templates, sampling tuples,
+networks and client libraries all the time, so only the values carried by requests with an
+extraction signal (single-turn, complete, and reasoning / rubric / instruction-generation
+markers) link accounts. Two accounts are strongly linked when they share such values of two
+independent link classes; a cluster is a connected component of strong links. A cluster is a
+campaign when it is large enough and its members' traffic carries extraction signals as a
+whole: many light accounts add up to one heavy extractor.
+
+Strong links without pairwise work: accounts that used value u of one class and value v of
+another all share two classes, so each such (u, v) keeps a representative account and every
+account that uses both is united with it. An account's cost is the pairs of its own distinct
+values, whatever the cluster's size.
+
+This is the embedded stage (replay and backtest, in memory). The live stage keeps the same
+state in Redis behind a repartition by value (docs/linkage.md); until then the worker does not
+link accounts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from detectors.alerts import rfc3339
+from detectors.config import LinkageConfig
+from detectors.event import InferenceEvent
+from detectors.features import EventFeatures
+from detectors.findings import Finding
+
+LINK_CLASSES = ("template", "sampling", "network", "payment", "tls")
+LinkValue = tuple[str, str]  # (class, value)
+
+
+def extraction_signal(features: EventFeatures) -> bool:
+    """A request of the kind an extraction dataset is made of."""
+    return (
+        features.single_turn
+        and features.completed
+        and (features.reasoning or features.rubric or features.instruction_gen)
+    )
+
+
+def link_values(event: InferenceEvent, features: EventFeatures) -> tuple[LinkValue, ...]:
+    """The values of every link class this request shows (fingerprints and numbers only)."""
+    values: list[LinkValue] = [("sampling", f"{features.sampling:x}")]
+    if features.template_prefix:
+        values.append(("template", f"p{features.template_prefix:x}"))
+        values.append(("template", f"s{features.template_suffix:x}"))
+    client = event.client
+    if client.ip:
+        # The /24 of an IPv4 address (the /48 of an IPv6 one): one network, whatever host.
+        ip = client.ip
+        net = ip.rsplit(".", 1)[0] if "." in ip else ":".join(ip.split(":")[:3])
+        values.append(("network", f"n{net}"))
+    if client.asn is not None:
+        values.append(("network", f"as{client.asn}"))
+    if client.payment_fingerprint:
+        values.append(("payment", client.payment_fingerprint))
+    if client.tls_fingerprint:
+        values.append(("tls", client.tls_fingerprint))
+    return tuple(values)
+
+
+@dataclass
+class ClusterState:
+    cluster_id: str
+    members: set[str]
+    values: Counter[LinkValue]  # shared value -> members that used it on signalled requests
+    first_seen: float
+    last_seen: float
+    requests: int = 0  # the members' requests, all of them
+    signalled: int = 0  # ...those with an extraction signal
+    output_tokens: int = 0
+    reported_members: int = 0  # members named in the last report
+    reported_at: float = 0.0  # event time of the last report
+
+
+@dataclass
+class AccountStats:
+    requests: int = 0
+    signalled: int = 0
+    output_tokens: int = 0
+    values: set[LinkValue] = field(default_factory=set)  # on its signalled requests
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    cluster_id: str
+    members: tuple[str, ...]
+    requests: int
+    signalled: int
+    output_tokens: int
+    shared: dict[str, list[tuple[str, int]]]  # class -> top shared values and member counts
+    first_seen: float
+    last_seen: float
+
+
+class LinkageGraph:
+    """Clusters of strongly linked accounts, grown event by event (union-find)."""
+
+    def __init__(
+        self,
+        min_members: int,
+        min_signal_share: float,
+        growth: float,
+        refresh_seconds: float = 3600.0,
+    ) -> None:
+        self.min_members = min_members
+        self.min_signal_share = min_signal_share
+        self.growth = growth  # re-report a cluster when it grew by this factor...
+        self.refresh_seconds = refresh_seconds  # ...or has new members this long after
+        self._parent: dict[str, str] = {}
+        self._clusters: dict[str, ClusterState] = {}  # by root account
+        self._accounts: dict[str, AccountStats] = {}
+        self._pair_rep: dict[tuple[LinkValue, LinkValue], str] = {}
+
+    def _root(self, account: str) -> str:
+        parent = self._parent
+        while parent[account] != account:
+            parent[account] = parent[parent[account]]
+            account = parent[account]
+        return account
+
+    def _union(self, a: str, b: str) -> None:
+        ra, rb = self._root(a), self._root(b)
+        if ra == rb:
+            return
+        big, small = self._clusters[ra], self._clusters[rb]
+        if len(big.members) < len(small.members):
+            ra, rb, big, small = rb, ra, small, big
+        self._parent[rb] = ra
+        big.members |= small.members
+        big.values.update(small.values)
+        big.requests += small.requests
+        big.signalled += small.signalled
+        big.output_tokens += small.output_tokens
+        big.first_seen = min(big.first_seen, small.first_seen)
+        big.last_seen = max(big.last_seen, small.last_seen)
+        # The older cluster's name survives: an alert already sent keeps its subject.
+        if small.reported_members > big.reported_members:
+            big.cluster_id, big.reported_members = small.cluster_id, small.reported_members
+            big.reported_at = small.reported_at
+        del self._clusters[rb]
+
+    def observe(
+        self,
+        account: str,
+        ts: float,
+        values: tuple[LinkValue, ...],
+        signalled: bool,
+        output_tokens: int,
+    ) -> ClusterReport | None:
+        """Count one request of an account; the report of its cluster when this request makes
+        the cluster qualify, or grow enough to be reported again (see `_due`). Reports depend on
+        the stream only, never on how it is batched."""
+        stats = self._accounts.get(account)
+        if stats is None:
+            stats = self._accounts[account] = AccountStats()
+            self._parent[account] = account
+            self._clusters[account] = ClusterState(
+                "c" + hashlib.blake2b(account.encode(), digest_size=6).hexdigest(),
+                {account},
+                Counter(),
+                ts,
+                ts,
+            )
+        stats.requests += 1
+        stats.output_tokens += output_tokens
+        if signalled:
+            stats.signalled += 1
+            new = [v for v in values if v not in stats.values]
+            for value in new:
+                for other in stats.values | set(new):
+                    if other[0] == value[0]:
+                        continue
+                    key = (value, other) if value < other else (other, value)
+                    representative = self._pair_rep.setdefault(key, account)
+                    if representative != account:
+                        self._union(account, representative)
+            stats.values.update(new)
+            self._clusters[self._root(account)].values.update(new)
+        cluster = self._clusters[self._root(account)]
+        cluster.requests += 1
+        cluster.signalled += signalled
+        cluster.output_tokens += output_tokens
+        cluster.last_seen = max(cluster.last_seen, ts)
+        if not signalled or not self._due(cluster):
+            return None
+        cluster.reported_members, cluster.reported_at = len(cluster.members), cluster.last_seen
+        shared: dict[str, list[tuple[str, int]]] = {}
+        for (cls, shared_value), count in cluster.values.most_common():
+            if count >= 2 and len(shared.setdefault(cls, [])) < 3:
+                shared[cls].append((shared_value, count))
+        return ClusterReport(
+            cluster.cluster_id,
+            tuple(sorted(cluster.members)),
+            cluster.requests,
+            cluster.signalled,
+            cluster.output_tokens,
+            {cls: top for cls, top in shared.items() if top},
+            cluster.first_seen,
+            cluster.last_seen,
+        )
+
+    def _due(self, cluster: ClusterState) -> bool:
+        """Qualifies (`min_members`, `min_signal_share`) and is new, or grew by `growth`, or has
+        new members `refresh_seconds` (event time) after its last report: every member named."""
+        size = len(cluster.members)
+        if size < self.min_members or size == cluster.reported_members:
+            return False
+        if cluster.signalled < self.min_signal_share * cluster.requests:
+            return False
+        if not cluster.reported_members:
+            return True
+        grown = size >= cluster.reported_members * self.growth
+        return grown or cluster.last_seen - cluster.reported_at >= self.refresh_seconds
+
+
+RULE_ID = "hydra_cluster"
+
+
+def cluster_finding(report: ClusterReport, settings: LinkageConfig) -> Finding:
+    """The alert-ready finding of a qualifying cluster: numbers and fingerprints only."""
+    size = len(report.members)
+    severity = "critical" if size >= settings.critical_members else settings.severity
+    share = report.signalled / report.requests if report.requests else 0.0
+    classes = sorted(report.shared)
+    evidence = {
+        RULE_ID: {
+            "members": size,
+            "requests": report.requests,
+            "extraction_requests": report.signalled,
+            "extraction_share": round(share, 4),
+            "output_tokens": report.output_tokens,
+            "link_classes": classes,
+            "shared_values": {
+                cls: [{"value": value, "members": count} for value, count in top]
+                for cls, top in sorted(report.shared.items())
+            },
+            "first_seen": rfc3339(report.first_seen),
+            "last_seen": rfc3339(report.last_seen),
+            "thresholds": {
+                "min_members": settings.min_members,
+                "critical_members": settings.critical_members,
+                "min_signal_share": settings.min_signal_share,
+                "link_classes": 2,
+            },
+        }
+    }
+    return Finding(
+        rule_id=RULE_ID,
+        account_id=report.members[0],
+        severity=severity,
+        score=round(min(1.0, 0.5 + 0.5 * size / settings.critical_members), 3),
+        window="all",
+        evidence=evidence,
+        summary=(
+            f"Cluster {report.cluster_id}: {size} accounts linked by shared "
+            f"{' and '.join(classes)} values on their extraction requests; "
+            f"{report.requests} requests, {share:.0%} of them extraction-shaped."
+        ),
+        tags=settings.tags,
+        cluster_id=report.cluster_id,
+        accounts=report.members,
+    )

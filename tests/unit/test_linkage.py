@@ -1,0 +1,100 @@
+"""The cross-account stage (detectors/linkage.py): strong links, clusters, their reports."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+
+from detectors.alerts import build_alert
+from detectors.config import LinkageConfig
+from detectors.linkage import ClusterReport, LinkageGraph, LinkValue, cluster_finding
+from tests.helpers import ROOT
+
+T0 = 1_771_840_800.0
+TEMPLATE: LinkValue = ("template", "p1")
+SAMPLING: LinkValue = ("sampling", "s1")
+PAIR = (TEMPLATE, SAMPLING)
+
+
+def own(account: str) -> tuple[LinkValue, ...]:
+    """Values no other account has."""
+    return (("network", f"n-{account}"), ("payment", f"pay-{account}"))
+
+
+def graph(min_members: int = 3, share: float = 0.5, growth: float = 2.0) -> LinkageGraph:
+    return LinkageGraph(min_members, share, growth, refresh_seconds=3600)
+
+
+def feed(
+    g: LinkageGraph, account: str, ts: float, values: tuple[LinkValue, ...], signalled: bool = True
+) -> list[ClusterReport]:
+    report = g.observe(account, ts, values, signalled, 100)
+    return [] if report is None else [report]
+
+
+def test_two_shared_classes_link_accounts_and_one_does_not() -> None:
+    g = graph()
+    reports = []
+    for i in range(3):  # share the template and the sampling tuple: one cluster
+        reports += feed(g, f"a{i}", T0 + i, (*PAIR, *own(f"a{i}")))
+    for i in range(3):  # share the template only: no link
+        reports += feed(g, f"b{i}", T0 + i, (TEMPLATE, ("sampling", f"s-b{i}"), *own(f"b{i}")))
+    (report,) = reports
+    assert report.members == ("a0", "a1", "a2")
+    assert set(report.shared) == {"template", "sampling"}
+
+
+def test_values_of_requests_without_an_extraction_signal_link_nothing() -> None:
+    g = graph()
+    assert not [r for i in range(5) for r in feed(g, f"a{i}", T0 + i, PAIR, signalled=False)]
+
+
+def test_a_cluster_whose_traffic_is_mostly_ordinary_is_not_reported() -> None:
+    """Shared frame and sampling on a few requests of otherwise ordinary traffic (the survey's
+    benign rag_app cluster) is not a campaign."""
+    g = graph(share=0.5)
+    reports = []
+    for i in range(4):
+        for k in range(3):
+            reports += feed(g, f"a{i}", T0 + k, (("template", f"chat{i}{k}"),), signalled=False)
+        reports += feed(g, f"a{i}", T0 + 10 + i, PAIR)
+    assert reports == []  # 4 of 16 requests signalled: 0.25 < 0.5
+
+
+def test_a_cluster_is_reported_when_it_qualifies_and_again_as_it_grows() -> None:
+    g = graph(min_members=3, growth=2.0)
+    assert feed(g, "a0", T0, PAIR) + feed(g, "a1", T0 + 1, PAIR) == []  # below the minimum
+    (first,) = feed(g, "a2", T0 + 2, PAIR)
+    assert len(first.members) == 3
+    assert feed(g, "a3", T0 + 3, PAIR) + feed(g, "a4", T0 + 4, PAIR) == []  # 5 < 2 x 3, soon
+    (grown,) = feed(g, "a5", T0 + 5, PAIR)
+    assert len(grown.members) == 6 and grown.cluster_id == first.cluster_id
+    (late,) = feed(g, "a6", T0 + 4000, PAIR)  # one more member, an hour on: named too
+    assert "a6" in late.members and late.cluster_id == first.cluster_id
+
+
+def test_a_cluster_alerted_under_a_name_keeps_it_when_a_larger_group_joins() -> None:
+    g = graph(min_members=2, growth=1.1)
+    feed(g, "a0", T0, PAIR)
+    (first,) = feed(g, "a1", T0 + 1, PAIR)
+    other: tuple[LinkValue, ...] = (("template", "p2"), ("sampling", "s2"))
+    g2 = [feed(g, f"b{i}", T0 + 10 + i, other) for i in range(3)]  # its own cluster...
+    assert g2[1] and g2[1][0].cluster_id != first.cluster_id
+    (merged,) = feed(g, "a0", T0 + 20, other)  # ...joined through a0
+    assert len(merged.members) == 5
+    assert merged.cluster_id in {first.cluster_id, g2[1][0].cluster_id}
+    assert merged.cluster_id == g2[2][0].cluster_id  # the larger, longer-reported name stays
+
+
+def test_a_cluster_alert_follows_the_alert_schema_and_names_its_members() -> None:
+    report = ClusterReport(
+        "c123", ("a0", "a1"), 40, 30, 9000, {"template": [("p1", 2)]}, T0, T0 + 60
+    )
+    settings = LinkageConfig(min_members=2)
+    alert = build_alert(cluster_finding(report, settings), T0 + 60, "https://example.org/rb/")
+    schema = json.loads((ROOT / "detectors/schemas/alert.v1.schema.json").read_text())
+    jsonschema.validate(alert, schema)
+    assert alert["subject"] == {"kind": "cluster", "cluster_id": "c123", "accounts": ["a0", "a1"]}
+    assert alert["dedup_key"] == "hydra_cluster:cluster:c123"
+    assert alert["evidence"]["hydra_cluster"]["extraction_share"] == 0.75
