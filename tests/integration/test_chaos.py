@@ -8,11 +8,11 @@ Redis, kills and restarts the Kafka broker, and runs two workers through a rebal
 every account's state of the two passes (windows, buckets, offsets, recent event keys) must be
 equal, account by account, and so must the alerts: one per rule and account in both.
 
-Alerts are compared by (rule, subject): an alert's id derives from the event it fired on, and
-which event of an account is judged depends on where batches start (every tenth event of an
-account in a batch, and its last one), which a crash moves. The claim ledger makes sure a
-subject gets one alert per cooldown whichever event fires it, and re-emits an unconfirmed one
-under its first id.
+Alerts are compared by id: an alert's id derives from the event it fired on, and which events
+of an account are judged depends on the account's own stream, not on where batches start
+(streams/pipeline.py), so a crash moves no alert. The claim ledger makes sure a subject gets
+one alert per cooldown, and a redelivered batch re-sends an unconfirmed one under its first id
+without claiming a new one.
 """
 
 from __future__ import annotations
@@ -151,6 +151,8 @@ def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(tmp_path: Pa
             chaos_alerts = TopicReader(kafka_bootstrap, chaos_topics.alerts)
             expected = poll_until(lambda: alerted(clean_alerts), "the clean pass's alerts")
             assert poll_until(lambda: alerted(chaos_alerts) == expected or None, "alerts") is True
+            ids = {orjson.loads(r.value)["alert_id"] for r in chaos_alerts.records}
+            assert ids == {orjson.loads(r.value)["alert_id"] for r in clean_alerts.records}
             per_subject: dict[tuple[str, tuple[str, ...]], set[str]] = {}
             for record in chaos_alerts.records:
                 alert = orjson.loads(record.value)
