@@ -29,13 +29,12 @@ from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.live_ratio import counted
+from bench.live_ratio import counted, fresh_input_topic
 from detectors.alerts import rfc3339
 from streams.sim.scenarios import simulate
-from tests.integration.harness import Topics, poll_until, start_worker
+from tests.integration.harness import poll_until, start_worker
 
 
 class AlertClock(threading.Thread):
@@ -95,12 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     bootstrap = os.environ.get("DISTILLWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
     redis_url = os.environ.get("DISTILLWATCH_REDIS_URL", "redis://127.0.0.1:6390/0")
-    topics = Topics.fresh()
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topics.input, args.partitions, 1)])
-    finally:
-        admin.close()
+    topics = fresh_input_topic(bootstrap, args.partitions)
     events = []
     for line in simulate("all", hours=48, seed=3, benign_accounts=150).lines():
         events.append(orjson.loads(line))

@@ -69,6 +69,17 @@ def counted(metrics_url: str) -> float:
     return total
 
 
+def fresh_input_topic(bootstrap: str, partitions: int) -> Topics:
+    """Fresh topic names, the input topic created with `partitions` partitions."""
+    topics = Topics.fresh()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topics.input, partitions, 1)])
+    finally:
+        admin.close()
+    return topics
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -78,12 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     bootstrap = os.environ.get("DISTILLWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
     redis_url = os.environ.get("DISTILLWATCH_REDIS_URL", "redis://127.0.0.1:6390/0")
-    topics = Topics.fresh()
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topics.input, args.partitions, 1)])
-    finally:
-        admin.close()
+    topics = fresh_input_topic(bootstrap, args.partitions)
     messages = []
     for line in simulate("all", hours=48, seed=3, benign_accounts=150).lines():
         messages.append((orjson.loads(line)["account_id"].encode(), line))

@@ -169,11 +169,10 @@ class MemoryWindowStore(WindowStore):
         answer: list[ClaimResult | None] = []
         for key in keys:
             current = self._claims.get(key)
-            pending = current is not None and not current.sent
             answer.append(
-                ClaimResult(PENDING, current.alert_id, current.fired_at)
-                if current is not None and pending
-                else None
+                None
+                if current is None or current.sent
+                else ClaimResult(PENDING, current.alert_id, current.fired_at)
             )
         return answer
 

@@ -61,6 +61,12 @@ class RedisWindowStore(WindowStore):
         for name, source in self._sources.items():
             self._shas[name] = await self._redis.script_load(source)
 
+    def _pipeline(self) -> Any:
+        """One round trip, not a transaction: a cluster pipeline routes each command by slot."""
+        if isinstance(self._redis, AsyncRedisCluster):
+            return self._redis.pipeline()
+        return self._redis.pipeline(transaction=False)
+
     async def _run(
         self, calls: Sequence[tuple[str, list[str], Sequence[int | float | str | bytes]]]
     ) -> list[Any]:
@@ -72,11 +78,7 @@ class RedisWindowStore(WindowStore):
         for attempt in (1, 2):
             # A cluster pipeline routes each call by its keys (one slot per account); redis-py
             # blocks its evalsha() there, not the command itself.
-            pipe = (
-                self._redis.pipeline()
-                if isinstance(self._redis, AsyncRedisCluster)
-                else self._redis.pipeline(transaction=False)
-            )
+            pipe = self._pipeline()
             for name, keys, args in calls:
                 pipe.execute_command("EVALSHA", self._shas[name], len(keys), *keys, *args)
             try:
@@ -205,11 +207,7 @@ class RedisWindowStore(WindowStore):
     async def pending_claims(self, keys: Sequence[tuple[str, str]]) -> list[ClaimResult | None]:
         if not keys:
             return []
-        pipe = (
-            self._redis.pipeline()
-            if isinstance(self._redis, AsyncRedisCluster)
-            else self._redis.pipeline(transaction=False)
-        )
+        pipe = self._pipeline()
         for tag, rule_id in keys:
             pipe.hmget(self._claim_key(tag, rule_id), ["id", "ts", "sent"])
         answer: list[ClaimResult | None] = []
