@@ -48,7 +48,10 @@ class AlertClock(threading.Thread):
         self.unmatched = 0
         self.running = True
         self.consumer = KafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
+            topic,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
             enable_auto_commit=False,
         )  # fmt: skip  (the broker answers a fetch as soon as a record arrives)
 
@@ -77,8 +80,9 @@ def batch_means(metrics_url: str) -> str:
                 if line.startswith(f"distillwatch_{name}_{part} "):
                     values[f"{name}_{part}"] = float(line.rsplit(" ", 1)[1])
     count = max(1.0, values.get("batch_processing_seconds_count", 0.0))
-    size, seconds = values.get("batch_size_events_sum", 0.0), values.get(
-        "batch_processing_seconds_sum", 0.0
+    size, seconds = (
+        values.get("batch_size_events_sum", 0.0),
+        values.get("batch_processing_seconds_sum", 0.0),
     )
     mean_ms = 1000 * seconds / count
     return f"{count:,.0f} batches, mean {size / count:,.0f} events in {mean_ms:,.0f} ms"

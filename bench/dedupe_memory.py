@@ -38,6 +38,7 @@ async def measure(client: aioredis.Redis, rate: float, resend: int) -> tuple[int
             for i in range(start, min(total, start + 1000))
         ]
         await store.apply(updates, LAYOUT, 3600, 0, resend)
+        await store.judged(["heavy"], LAYOUT)  # as the pipeline does after each batch
     (key,) = [k async for k in client.scan_iter(match=f"{prefix}*:state")]
     state = decode_account_state(await client.get(key))
     sizes = (await client.memory_usage(key) or 0, len(state.seen), max(state.offsets.values()))

@@ -101,9 +101,7 @@ def main() -> None:
     group, prefix = f"bench-{uuid.uuid4().hex[:6]}", f"bench-{uuid.uuid4().hex[:6]}"
     with tempfile.TemporaryDirectory() as folder:
         workers = [
-            start_worker(
-                Path(folder), bootstrap, redis_url, topics, group, prefix, args.batch_size
-            )
+            start_worker(Path(folder), bootstrap, redis_url, topics, group, prefix, args.batch_size)
             for _ in range(args.workers)
         ]
         urls = [f"http://127.0.0.1:{w.metrics_port}/metrics" for w in workers]

@@ -7,7 +7,7 @@ from typing import Any
 
 from detectors.event import InferenceEvent
 from detectors.findings import Finding
-from detectors.windows import WindowReading
+from detectors.windows import APPLIED, WindowReading
 from streams.store import AlertClaim
 
 
@@ -39,3 +39,12 @@ class BatchOutcome:
     shadow_findings: list[Finding] = field(default_factory=list)
     excepted: int = 0  # findings suppressed by a rule exception
     detector_errors: list[str] = field(default_factory=list)  # rule ids skipped this batch
+
+    def applied_accounts(self) -> list[str]:
+        """Accounts with at least one event counted in this batch, in first-seen order."""
+        accounts = {
+            event.account_id: None
+            for event, reading in zip(self.events, self.readings, strict=True)
+            if reading.status == APPLIED
+        }
+        return list(accounts)

@@ -127,6 +127,7 @@ class DetectionPipeline:
         )
         findings, resend = self._detect(outcome, config)
         await self._claim(outcome, findings, config)
+        await self.store.judged(outcome.applied_accounts(), bound.layout)
         await self._resend(outcome, resend, config)
         if self.linkage is not None:
             self._link(outcome, features, config)

@@ -5,13 +5,19 @@ Keys for account `acct_42`, prefix `dw`, layout version `3f9a1c2e`:
                                                   event keys, one MessagePack document
                                                   (format: streams/lua/window_apply.lua;
                                                   reader: streams/account_state.py)
+  dw:{acct:acct_42}:L3f9a1c2e:pending     string  while a batch's events are applied and not yet
+                                                  judged: the state before it, to start that
+                                                  batch again from if it comes back (a crash
+                                                  between the state write and the claims)
   dw:{acct:acct_42}:alert:<rule id>       hash    id, ts, sent (alert ledger; not versioned)
   dw:models                               hash    model -> earliest event time (the registry)
 The layout version (detectors/contract.py `StateLayout.version`) changes with the measures
 and windows, so a new layout starts fresh keys and old ones expire unread.
 Keys of an account share the hash tag `{acct:acct_42}`: one Redis Cluster slot. A batch groups
 its events by account and sends one EVALSHA per account in a single non-transactional
-pipeline: one network round trip, and two commands (GET, SET) per account inside.
+pipeline: one network round trip, and four commands (GET and SET of the state and of the
+pending judgement) per account inside; once the batch's alerts are claimed, one more round
+trip deletes the pending judgements (`judged`).
 TTL of the state = the longest window + its bucket + the tolerated consumer lag
 (state.max_lag_seconds: windows run on event time, TTLs on the wall clock), refreshed on
 write; inside it, buckets leave their window on event time.
@@ -95,7 +101,9 @@ class RedisWindowStore(WindowStore):
         return cls(connect_async(url), key_prefix=key_prefix)
 
     def account_keys(self, account_id: str, layout: StateLayout) -> list[str]:
-        return [f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}:state"]
+        """The account's state and its pending judgement (streams/lua/window_apply.lua)."""
+        base = f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}"
+        return [f"{base}:state", f"{base}:pending"]
 
     def claim_key(self, claim: AlertClaim) -> str:
         return self._claim_key(claim.key_tag, claim.rule_id)
@@ -160,6 +168,14 @@ class RedisWindowStore(WindowStore):
                     ),
                 )
         return [r for r in readings if r is not None]
+
+    async def judged(self, account_ids: Sequence[str], layout: StateLayout) -> None:
+        if not account_ids:
+            return
+        pipe = self._pipeline()
+        for account_id in account_ids:
+            pipe.delete(self.account_keys(account_id, layout)[1])
+        await pipe.execute()
 
     async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:
         if not seen:

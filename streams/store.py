@@ -67,7 +67,19 @@ class WindowStore(abc.ABC):
         event is LATE (not counted); one whose source offset is at or below the highest applied
         from that source is a DUPLICATE, at any distance; one whose event key was applied within
         `resend_horizon_seconds` (default: the dedupe horizon) is a DUPLICATE too (an upstream
-        re-send, or a replay without offsets). Only the keys of that horizon are kept."""
+        re-send, or a replay without offsets). Only the keys of that horizon are kept.
+
+        Judged once: a store whose state outlives the process keeps, per account, the state
+        an apply started from until `judged` is called for the account. An apply holding the
+        first update that apply counted (same key, source and offset) is its redelivery,
+        after a crash between the state write and the alert claims: it starts again from the
+        kept state, so its updates read APPLIED with the totals of the first time, and are
+        judged exactly as they would have been. (The in-memory store dies with its process:
+        nothing to keep.)"""
+
+    async def judged(self, account_ids: Sequence[str], layout: StateLayout) -> None:  # noqa: B027
+        """The rules have judged every update `apply` counted for these accounts and the
+        alerts they raised are claimed: the states kept to judge them again can go."""
 
     @abc.abstractmethod
     async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:

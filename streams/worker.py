@@ -2,13 +2,15 @@
 
 Delivery contract (at-least-once, idempotent):
   1. take a batch without acking (`stream.noack_take`);
-  2. run the pipeline: one Redis round trip for the windows, one more only when alerts fire;
+  2. run the pipeline: one Redis round trip for the windows, one to claim alerts when they
+     fire, one to report the batch judged (streams/lua/window_apply.lua, pending judgement);
   3. produce dead letters and alerts and wait for the broker's acknowledgement;
   4. confirm the alerts as sent in the ledger;
   5. only then ack the events, so faust commits their offsets.
 A failure anywhere retries the whole batch with backoff; the partition waits (backpressure)
-rather than skipping. Re-running a batch is safe: applied events come back as duplicates and
-an alert claimed but not confirmed is re-emitted under the same alert_id.
+rather than skipping. Re-running a batch is safe: a batch not yet judged is applied again
+from the state it started from (the same readings, so the same alerts); a judged one comes back
+as duplicates, and an alert claimed but not confirmed is re-emitted under the same alert_id.
 """
 
 from __future__ import annotations

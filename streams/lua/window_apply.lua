@@ -20,7 +20,18 @@
 -- horizon, for upstream re-sends (the same event produced twice, at two offsets) and for
 -- events without a source.
 --
--- KEYS[1] the account's state string
+-- A call is undone when its batch comes again before the worker reported it judged: the rules
+-- judge each event on the totals right after it, and a batch interrupted between this write
+-- and the alert claim (a worker killed, Redis gone a moment) would otherwise come back as
+-- duplicates, its alerts moved to later events or lost. So a call that applies events keeps
+-- the state it started from under KEYS[2] ("pending judgement": first applied event's key,
+-- source, offset, and the previous document), and the worker deletes it once the batch's
+-- alerts are claimed (RedisWindowStore.judged). A later call that holds that same first event
+-- is its redelivery: it starts again from the kept state, so every event is applied and
+-- judged exactly as the first time. A kept state costs a copy of the previous string, no
+-- encoding, and lives from this call to the claim (or its TTL, after a crash).
+--
+-- KEYS[1] the account's state string, KEYS[2] its pending judgement
 -- ARGV[1] horizon seconds, ARGV[2] W, ARGV[3] S (sums), ARGV[4] B (histograms),
 -- ARGV[5] TTL of the state, ARGV[6] bin key stride (measure index = key // stride),
 -- ARGV[7] resend horizon seconds, then per window: bucket_seconds, n_buckets,
@@ -82,6 +93,24 @@ if bad then return redis.error_reply('ERR distillwatch: bad argument: ' .. bad) 
 
 local n_totals = S + 2 * B
 local raw = redis.call('GET', KEYS[1])
+local restored = false
+local pending = redis.call('GET', KEYS[2])
+if pending then
+  local ok, undo = pcall(cmsgpack.unpack, pending)
+  if not ok or type(undo) ~= 'table' or type(undo[1]) ~= 'string' then
+    return redis.error_reply('ERR distillwatch: unreadable pending judgement at ' .. KEYS[2])
+  end
+  for n = 1, #events do
+    local e = events[n]
+    if e[1] == undo[1] and e[2] == undo[2] and (e[2] == '' or e[3] == undo[3]) then
+      raw = undo[4] or nil  -- false: the account had no state before that call
+      restored = true
+      break
+    end
+  end
+end
+local previous = raw
+local first_applied = nil
 local state
 if raw then
   local ok, decoded = pcall(cmsgpack.unpack, raw)
@@ -241,6 +270,7 @@ for n = 1, #events do
     end
     if source ~= '' then offsets[source] = offset end
     touched = true
+    if first_applied == nil then first_applied = events[n] end
     for w = 1, W do add_to_window(w, ts, events[n][5], events[n][6]) end
   end
   out[#out + 1] = status
@@ -250,12 +280,17 @@ for n = 1, #events do
   end
 end
 
-if touched then
+if touched or restored then
   local flat = {}
   for i = 1, heap_n do flat[2 * i - 1] = heap_ts[i]; flat[2 * i] = heap_key[i] end
   local windows = {}
   for w = 1, W do windows[w] = {head[w] or false, totals[w], buckets[w]} end
   redis.call('SET', KEYS[1], cmsgpack.pack({m = max_ts, s = flat, o = offsets, w = windows}),
+    'EX', state_ttl)
+end
+if first_applied ~= nil then
+  redis.call('SET', KEYS[2],
+    cmsgpack.pack({first_applied[1], first_applied[2], first_applied[3], previous or false}),
     'EX', state_ttl)
 end
 return cmsgpack.pack(out)

@@ -65,7 +65,11 @@ def chat(
         turns += [p.rng.choice(p.corpus.chat_followups) for _ in range(p.rng.randint(0, 3))]
         max_tokens = p.rng.choice((None, 1024, 2048, 4096))
         yield from _conversation(
-            p, ts, f"{p.account_id}-{customer}c{n}", turns, step_by_step=step_by_step,
+            p,
+            ts,
+            f"{p.account_id}-{customer}c{n}",
+            turns,
+            step_by_step=step_by_step,
             max_tokens=max_tokens,
         )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detectors.contract import BIN_KEY_STRIDE, Bins, StateLayout, Sum
-from detectors.windows import APPLIED, DUPLICATE, LATE, WindowUpdate
+from detectors.windows import APPLIED, DUPLICATE, LATE, WindowReading, WindowUpdate
 from streams.account_state import decode_account_state
 from streams.memory_store import MemoryWindowStore
 from streams.redis_connect import AsyncClient, connect_async
@@ -70,6 +71,15 @@ async def make_store(
         await client.aclose()
 
 
+async def apply(
+    store: WindowStore, updates: Sequence[WindowUpdate], layout: StateLayout, *args: Any, **kw: Any
+) -> list[WindowReading]:
+    """A batch as the pipeline runs it: applied, then its accounts reported judged."""
+    readings = await store.apply(updates, layout, *args, **kw)
+    await store.judged(list({u.account_id: None for u in updates}), layout)
+    return readings
+
+
 def update(
     account: str,
     key: str,
@@ -83,7 +93,8 @@ def update(
 
 async def test_counts_and_running_totals(make_store: StoreFactory) -> None:
     store = make_store()
-    readings = await store.apply(
+    readings = await apply(
+        store,
         [update("a", "e1", T0), update("a", "e2", T0 + 30), update("b", "e3", T0 + 30)],
         WINDOWS,
         HORIZON,
@@ -91,14 +102,15 @@ async def test_counts_and_running_totals(make_store: StoreFactory) -> None:
     assert [r.status for r in readings] == [APPLIED] * 3
     assert readings[1].totals[0] == (2, 20, 40, 2, 0, 0, 0, 0)
     assert readings[2].totals[0] == (1, 10, 20, 1, 0, 0, 0, 0)
-    later = await store.apply([update("a", "e4", T0 + 75)], WINDOWS, HORIZON)
+    later = await apply(store, [update("a", "e4", T0 + 75)], WINDOWS, HORIZON)
     assert later[0].totals[0] == (2, 20, 40, 2, 0, 0, 0, 0)  # bucket T0 fell out of the 1m window
     assert later[0].totals[1] == (3, 30, 60, 3, 0, 0, 0, 0)
 
 
 async def test_histograms_keep_filled_bins_and_sum_of_squares(make_store: StoreFactory) -> None:
     store = make_store()
-    readings = await store.apply(
+    readings = await apply(
+        store,
         [
             update("a", "e1", T0, bins=(TEMPLATES + 3, HOURS + 5)),
             update("a", "e2", T0 + 5, bins=(TEMPLATES + 3, HOURS + 5, HOURS + 6)),
@@ -113,7 +125,9 @@ async def test_histograms_keep_filled_bins_and_sum_of_squares(make_store: StoreF
     assert (last[f_t], last[q_t]) == (2, 2 * 2 + 1 * 1)  # bins {3: 2, 1: 1}
     assert (last[f_h], last[q_h]) == (2, 2 * 2 + 1 * 1)  # bins {5: 2, 6: 1}
     # T0's bucket (e1, e2) falls out of the 1m window; e3 alone is left there
-    later = await store.apply([update("a", "e4", T0 + 65, bins=(TEMPLATES + 1,))], WINDOWS, HORIZON)
+    later = await apply(
+        store, [update("a", "e4", T0 + 65, bins=(TEMPLATES + 1,))], WINDOWS, HORIZON
+    )
     one_minute, ten_minutes = later[0].totals
     assert (one_minute[f_t], one_minute[q_t], one_minute[f_h], one_minute[q_h]) == (1, 4, 0, 0)
     assert (ten_minutes[f_t], ten_minutes[q_t]) == (2, 4 + 4)
@@ -121,8 +135,9 @@ async def test_histograms_keep_filled_bins_and_sum_of_squares(make_store: StoreF
 
 async def test_duplicates_and_late_events_change_nothing(make_store: StoreFactory) -> None:
     store = make_store()
-    await store.apply([update("a", "e1", T0), update("a", "e2", T0 + 400)], WINDOWS, HORIZON)
-    readings = await store.apply(
+    await apply(store, [update("a", "e1", T0), update("a", "e2", T0 + 400)], WINDOWS, HORIZON)
+    readings = await apply(
+        store,
         [update("a", "e1", T0), update("a", "e2", T0 + 400), update("a", "old", T0 + 50)],
         WINDOWS,
         HORIZON,
@@ -188,7 +203,7 @@ async def test_random_streams_give_identical_readings(
     for start in range(0, len(updates), batch):
         chunk = updates[start : start + batch]
         expected = await reference.apply(chunk, WINDOWS, HORIZON)
-        assert await store.apply(chunk, WINDOWS, HORIZON) == expected
+        assert await apply(store, chunk, WINDOWS, HORIZON) == expected
 
 
 async def test_the_model_registry_keeps_each_models_earliest_sighting(
@@ -226,7 +241,8 @@ async def test_a_bucket_written_and_dropped_within_one_batch(make_store: StoreFa
     """Events at 0 s, 30 s and 70 s of one account in one batch: the first one's bucket falls
     out of the 1-minute window while the batch is still being applied."""
     store = make_store()
-    readings = await store.apply(
+    readings = await apply(
+        store,
         [
             update("a", "e1", T0, bins=(TEMPLATES + 1,)),
             update("a", "e2", T0 + 30, bins=(TEMPLATES + 2,)),
@@ -238,7 +254,7 @@ async def test_a_bucket_written_and_dropped_within_one_batch(make_store: StoreFa
     one_minute = readings[-1].totals[0]
     f_t, q_t = LAYOUT.filled_index("template_prefix"), LAYOUT.sumsq_index("template_prefix")
     assert (one_minute[0], one_minute[f_t], one_minute[q_t]) == (2, 1, 4)
-    later = await store.apply([update("a", "e4", T0 + 75)], WINDOWS, HORIZON)
+    later = await apply(store, [update("a", "e4", T0 + 75)], WINDOWS, HORIZON)
     assert later[0].totals[0][0] == 3 and later[0].totals[0][f_t] == 1
 
 
@@ -255,9 +271,9 @@ async def test_an_accounts_state_is_one_document_that_reads_back_as_the_store_an
             WindowUpdate("a", f"e{i}", T0 + 45 * i, (1, i, 2 * i, i % 2), (HOURS + i,), "t:0", i)
             for i in range(30)
         ]
-        readings = await store.apply(batch, WINDOWS, HORIZON, resend_horizon_seconds=100)
+        readings = await apply(store, batch, WINDOWS, HORIZON, resend_horizon_seconds=100)
         keys = [k.decode() async for k in client.scan_iter(match=f"{key_prefix}*")]
-        assert keys == store.account_keys("a", WINDOWS)
+        assert keys == store.account_keys("a", WINDOWS)[:1]
         state = decode_account_state(await client.get(keys[0]))
         assert tuple(w.totals for w in state.windows) == readings[-1].totals
         assert state.offsets == {"t:0": 29} and state.newest == T0 + 45 * 29
@@ -302,15 +318,15 @@ async def test_a_bad_argument_fails_the_script_before_any_write(
     from streams.failures import is_permanent
 
     store = RedisWindowStore(redis_client, key_prefix=key_prefix)
-    await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON)
+    await apply(store, [update("a", "e1", T0)], WINDOWS, HORIZON)
     before = await _snapshot(redis_client, key_prefix)
     # Refused by the script, or before it when the number cannot even be packed; permanent.
     with pytest.raises((ResponseError, DataError), match="distillwatch: bad argument") as refused:
-        await store.apply([update("a", "e2", T0 + 1, bins=(HOURS + 3,)), bad], WINDOWS, HORIZON)
+        await apply(store, [update("a", "e2", T0 + 1, bins=(HOURS + 3,)), bad], WINDOWS, HORIZON)
     assert is_permanent(refused.value)
     assert await _snapshot(redis_client, key_prefix) == before
     # The good event was not half-applied: it still counts, once.
-    readings = await store.apply([update("a", "e2", T0 + 1)], WINDOWS, HORIZON)
+    readings = await apply(store, [update("a", "e2", T0 + 1)], WINDOWS, HORIZON)
     assert readings[0].status == APPLIED and readings[0].totals[0][0] == 2
 
 
@@ -351,7 +367,7 @@ async def test_keys_outlive_window_and_bucket_by_the_tolerated_lag(
     where its event time stopped, so the state must still be there."""
     lag = 7200
     store = RedisWindowStore(redis_client, key_prefix=key_prefix)
-    await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON, max_lag_seconds=lag)
+    await apply(store, [update("a", "e1", T0)], WINDOWS, HORIZON, max_lag_seconds=lag)
     claim = AlertClaim("acct:a", "rule", "alert-1", T0, cooldown_seconds=600)
     await store.claim_alerts([claim], max_lag_seconds=lag)
     ttls = {
@@ -388,13 +404,14 @@ async def test_a_redelivery_is_a_duplicate_long_after_its_key_is_forgotten(
     store = make_store()
     resend = 30
     events = [sourced(f"e{i}", T0 + 10 * i, offset=i) for i in range(25)]  # 240 s
-    first = await store.apply(events, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    first = await apply(store, events, WINDOWS, HORIZON, resend_horizon_seconds=resend)
     assert all(r.status == APPLIED for r in first)
-    again = await store.apply(events, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    again = await apply(store, events, WINDOWS, HORIZON, resend_horizon_seconds=resend)
     assert [r.status for r in again] == [DUPLICATE] * 25
     assert again[-1].totals == first[-1].totals
     # Another partition's offsets are its own.
-    other = await store.apply(
+    other = await apply(
+        store,
         [sourced("x1", T0 + 250, offset=3, partition=1)],
         WINDOWS,
         HORIZON,
@@ -408,7 +425,7 @@ async def test_only_the_resend_horizon_of_event_keys_is_kept(
 ) -> None:
     store = RedisWindowStore(redis_client, key_prefix=key_prefix)
     events = [sourced(f"e{i}", T0 + 10 * i, offset=i) for i in range(100)]  # 990 s
-    await store.apply(events, WINDOWS, HORIZON, resend_horizon_seconds=60)
+    await apply(store, events, WINDOWS, HORIZON, resend_horizon_seconds=60)
     (key,) = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*:state")]
     state = decode_account_state(await redis_client.get(key))
     assert 6 <= len(state.seen) <= 7  # the last minute: bounded by the horizon
@@ -422,15 +439,15 @@ async def test_a_resend_caught_by_its_key_still_moves_its_partition_offset(
     the resend horizon, a redelivery of offset 50 must still be one (by offset)."""
     store = make_store()
     resend = 30
-    await store.apply(
-        [sourced("e1", T0, offset=10)], WINDOWS, HORIZON, resend_horizon_seconds=resend
+    await apply(
+        store, [sourced("e1", T0, offset=10)], WINDOWS, HORIZON, resend_horizon_seconds=resend
     )
     again = [sourced("e1", T0 + 1, offset=50)]
-    first = await store.apply(again, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    first = await apply(store, again, WINDOWS, HORIZON, resend_horizon_seconds=resend)
     assert first[0].status == DUPLICATE
     later = [sourced("e2", T0 + 100, offset=7, partition=1)]  # the account's clock moves on
-    await store.apply(later, WINDOWS, HORIZON, resend_horizon_seconds=resend)
-    redelivered = await store.apply(again, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    await apply(store, later, WINDOWS, HORIZON, resend_horizon_seconds=resend)
+    redelivered = await apply(store, again, WINDOWS, HORIZON, resend_horizon_seconds=resend)
     assert redelivered[0].status == DUPLICATE
 
 
@@ -443,10 +460,10 @@ async def test_an_unreadable_account_state_is_refused_and_left_alone(
     from streams.failures import is_permanent
 
     store = RedisWindowStore(redis_client, key_prefix=key_prefix)
-    (key,) = store.account_keys("a", WINDOWS)
+    key = store.account_keys("a", WINDOWS)[0]
     await redis_client.set(key, b"\xc1 not MessagePack")
     with pytest.raises(ResponseError, match="unreadable account state") as refused:
-        await store.apply([update("a", "e1", T0)], WINDOWS, HORIZON)
+        await apply(store, [update("a", "e1", T0)], WINDOWS, HORIZON)
     assert is_permanent(refused.value)
     assert await redis_client.get(key) == b"\xc1 not MessagePack"
 
@@ -466,3 +483,74 @@ async def test_pending_claims_are_read_without_claiming(make_store: StoreFactory
     # Reading never claimed: a new finding later is granted as if nothing had been asked.
     later = AlertClaim("acct:b", "rule", "alert-2", T0 + 5, cooldown_seconds=600)
     assert (await store.claim_alerts([later]))[0].outcome == GRANTED
+
+
+# --------------------------------------------------------------------------------------------
+# Judged once: a batch applied and never judged starts again from the state it found
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=sorted(URL_FIXTURES))
+async def redis_topology(
+    request: pytest.FixtureRequest, key_prefix: str
+) -> AsyncIterator[tuple[AsyncClient, RedisWindowStore]]:
+    """A client and a Redis store on each topology: single server, Cluster, Sentinel."""
+    client = connect_async(request.getfixturevalue(URL_FIXTURES[request.param]))
+    yield client, RedisWindowStore(client, key_prefix=key_prefix)
+    await client.aclose()
+
+
+def numbered(account: str, offset: int, ts: float, source: str = "t:0") -> WindowUpdate:
+    return WindowUpdate(account, f"e{offset}", ts, (1, offset, 1, 0), (HOURS + offset % 24,),
+                        source, offset)  # fmt: skip
+
+
+async def test_a_batch_applied_and_never_judged_is_applied_again_as_the_first_time(
+    redis_topology: tuple[AsyncClient, RedisWindowStore],
+) -> None:
+    client, store = redis_topology
+    judged = [numbered("a", n, T0 + 10 * n) for n in range(3)]
+    await store.apply(judged, WINDOWS, HORIZON)
+    await store.judged(["a"], WINDOWS)
+    batch = [numbered("a", n, T0 + 10 * n) for n in range(3, 8)] + [numbered("b", 8, T0)]
+    first = await store.apply(batch, WINDOWS, HORIZON)  # ... and the worker dies
+    # The redelivery starts at the last committed offset and ends elsewhere.
+    again = await store.apply(judged + batch[:3], WINDOWS, HORIZON)
+    assert [r.status for r in again] == [DUPLICATE] * 3 + [APPLIED] * 3
+    assert again[3:] == first[:3]
+    rest = await store.apply(batch[3:], WINDOWS, HORIZON)
+    assert rest == first[3:]
+    await store.judged(["a", "b"], WINDOWS)
+    assert [r.status for r in await store.apply(batch, WINDOWS, HORIZON)] == [DUPLICATE] * 6
+    state = decode_account_state(await client.get(store.account_keys("a", WINDOWS)[0]))
+    assert state.total(WINDOWS, "10m", "requests") == 8
+
+
+async def test_a_judged_batch_keeps_nothing_to_start_again_from(
+    redis_topology: tuple[AsyncClient, RedisWindowStore],
+) -> None:
+    client, store = redis_topology
+    await store.apply([numbered("a", 0, T0)], WINDOWS, HORIZON)
+    pending = store.account_keys("a", WINDOWS)[1]
+    assert await client.ttl(pending) > 0  # a crash leaves nothing forever
+    await store.judged(["a"], WINDOWS)
+    assert await client.exists(pending) == 0
+    # A batch of duplicates only keeps nothing either.
+    await store.apply([numbered("a", 0, T0)], WINDOWS, HORIZON)
+    assert await client.exists(pending) == 0
+
+
+async def test_an_unreadable_pending_judgement_is_refused_and_left_alone(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    from redis.exceptions import ResponseError
+
+    from streams.failures import is_permanent
+
+    store = RedisWindowStore(redis_client, key_prefix=key_prefix)
+    state, pending = store.account_keys("a", WINDOWS)
+    await redis_client.set(pending, b"\xc1 not MessagePack")
+    with pytest.raises(ResponseError, match="unreadable pending judgement") as refused:
+        await store.apply([numbered("a", 0, T0)], WINDOWS, HORIZON)
+    assert is_permanent(refused.value)
+    assert await redis_client.exists(state) == 0

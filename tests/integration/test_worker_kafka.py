@@ -104,8 +104,7 @@ def test_harvester_alert_reaches_the_alerts_topic_and_state_is_in_redis(
         # sustained over a third hour: from the 121st request on, judged at a batch's end
         assert 121 <= alert["evidence"]["extraction_score"]["requests"] <= 230
         assert all(
-            orjson.loads(r.value)["subject"]["account_id"] != "acct_it_chat"
-            for r in records
+            orjson.loads(r.value)["subject"]["account_id"] != "acct_it_chat" for r in records
         )
         assert client.ttl(state_key(key_prefix, "acct_it_harvest")) > 0
         assert 'distillwatch_events_total{outcome="applied"} 350.0' in metrics

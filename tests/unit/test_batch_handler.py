@@ -79,6 +79,9 @@ async def test_a_batch_retried_after_a_failed_delivery_is_counted_once() -> None
     assert counted("applied") == 5
     assert counted("duplicate") == 0
     assert counted("dead_letter") == 1
-    assert registry.get_sample_value(
-        "distillwatch_batch_retries_total", {"stage": "produce", "kind": "transient"}
-    ) == 1
+    assert (
+        registry.get_sample_value(
+            "distillwatch_batch_retries_total", {"stage": "produce", "kind": "transient"}
+        )
+        == 1
+    )
