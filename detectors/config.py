@@ -74,8 +74,8 @@ class AlertingConfig(StrictModel):
 
 
 class LinkageConfig(StrictModel):
-    """Cross-account clusters (detectors/linkage.py, docs/linkage.md); replay and backtest run
-    them in memory, the live worker does not link accounts yet."""
+    """Cross-account clusters (detectors/linkage.py, docs/linkage.md): in memory in replay and
+    backtest, in Redis behind the linkage topic in the live worker."""
 
     enabled: bool = True
     min_members: PositiveInt = 20  # detection.md: >= 20 linked accounts...

@@ -13,15 +13,18 @@ another all share two classes, so each such (u, v) keeps a representative accoun
 account that uses both is united with it. An account's cost is the pairs of its own distinct
 values, whatever the cluster's size.
 
-This is the embedded stage (replay and backtest, in memory). The live stage keeps the same
-state in Redis behind a repartition by value (docs/linkage.md); until then the worker does not
-link accounts.
+This is the reference implementation, in memory (replay and backtest). The live stage runs the
+same algorithm in Redis (streams/lua/linkage_apply.lua, streams/linkage_store.py); the two give
+identical reports for the same stream (tests/conformance/test_linkage_store.py), so every
+order below is explicit: values in the order an account first used them, a pair keyed by the
+fixed order of the link classes, ties among shared values by name.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from detectors.alerts import rfc3339
@@ -31,7 +34,30 @@ from detectors.features import EventFeatures
 from detectors.findings import Finding
 
 LINK_CLASSES = ("template", "sampling", "network", "payment", "tls")
+CLASS_RANK = {cls: rank for rank, cls in enumerate(LINK_CLASSES)}
 LinkValue = tuple[str, str]  # (class, value)
+# Values an account links by, at most: its state stays bounded whatever it sends (a campaign
+# account uses a handful: its templates, its sampling tuple, a network or two).
+MAX_ACCOUNT_VALUES = 64
+
+
+def cluster_id_of(account: str) -> str:
+    """A cluster's name: its first member's fingerprint (Redis computes the same, SHA-1)."""
+    return "c" + hashlib.sha1(account.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def pair_key(a: LinkValue, b: LinkValue) -> tuple[LinkValue, LinkValue]:
+    """Two values of different classes, in the fixed order of the classes."""
+    return (a, b) if CLASS_RANK[a[0]] < CLASS_RANK[b[0]] else (b, a)
+
+
+def top_shared(values: Iterable[tuple[LinkValue, int]]) -> dict[str, list[tuple[str, int]]]:
+    """Per class, the three values most members share (two at least; ties by name)."""
+    shared: dict[str, list[tuple[str, int]]] = {}
+    for (cls, value), count in sorted(values, key=lambda item: (-item[1], item[0])):
+        if count >= 2 and len(shared.setdefault(cls, [])) < 3:
+            shared[cls].append((value, count))
+    return {cls: top for cls, top in shared.items() if top}
 
 
 def extraction_signal(features: EventFeatures) -> bool:
@@ -80,10 +106,8 @@ class ClusterState:
 
 @dataclass
 class AccountStats:
-    requests: int = 0
-    signalled: int = 0
-    output_tokens: int = 0
-    values: set[LinkValue] = field(default_factory=set)  # on its signalled requests
+    # On its signalled requests, in the order it first used them (at most MAX_ACCOUNT_VALUES).
+    values: dict[LinkValue, None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,6 +120,7 @@ class ClusterReport:
     shared: dict[str, list[tuple[str, int]]]  # class -> top shared values and member counts
     first_seen: float
     last_seen: float
+    at: float  # event time of the request that made it due
 
 
 class LinkageGraph:
@@ -116,6 +141,19 @@ class LinkageGraph:
         self._clusters: dict[str, ClusterState] = {}  # by root account
         self._accounts: dict[str, AccountStats] = {}
         self._pair_rep: dict[tuple[LinkValue, LinkValue], str] = {}
+
+    def cluster_totals(self) -> list[tuple[int, int, int, int, float, float]]:
+        """(members, requests, signalled, output tokens, first, last) of every cluster of two
+        or more accounts, sorted."""
+        return sorted(
+            (len(c.members), c.requests, c.signalled, c.output_tokens, c.first_seen, c.last_seen)
+            for c in self._clusters.values()
+            if len(c.members) > 1
+        )
+
+    def knows(self, account: str) -> bool:
+        """Whether the account has sent an extraction-shaped request (and so is kept)."""
+        return account in self._accounts
 
     def _root(self, account: str) -> str:
         parent = self._parent
@@ -152,35 +190,38 @@ class LinkageGraph:
         values: tuple[LinkValue, ...],
         signalled: bool,
         output_tokens: int,
+        prior_requests: int = 0,
+        prior_tokens: int = 0,
     ) -> ClusterReport | None:
         """Count one request of an account; the report of its cluster when this request makes
         the cluster qualify, or grow enough to be reported again (see `_due`). Reports depend on
-        the stream only, never on how it is batched."""
+        the stream only, never on how it is batched.
+
+        Only accounts that sent an extraction-shaped request are kept (the others cannot link):
+        an account enters at its first one, with its requests and output tokens before it
+        (`prior_*`: its longest window's totals, from the per-account stage)."""
         stats = self._accounts.get(account)
         if stats is None:
+            if not signalled:
+                return None
             stats = self._accounts[account] = AccountStats()
             self._parent[account] = account
             self._clusters[account] = ClusterState(
-                "c" + hashlib.blake2b(account.encode(), digest_size=6).hexdigest(),
-                {account},
-                Counter(),
-                ts,
-                ts,
-            )
-        stats.requests += 1
-        stats.output_tokens += output_tokens
+                cluster_id_of(account), {account}, Counter(), ts, ts,
+                requests=prior_requests, output_tokens=prior_tokens,
+            )  # fmt: skip
         if signalled:
-            stats.signalled += 1
-            new = [v for v in values if v not in stats.values]
+            room = MAX_ACCOUNT_VALUES - len(stats.values)
+            new = [v for v in dict.fromkeys(values) if v not in stats.values][: max(0, room)]
+            known = [*stats.values, *new]
             for value in new:
-                for other in stats.values | set(new):
+                for other in known:
                     if other[0] == value[0]:
                         continue
-                    key = (value, other) if value < other else (other, value)
-                    representative = self._pair_rep.setdefault(key, account)
+                    representative = self._pair_rep.setdefault(pair_key(value, other), account)
                     if representative != account:
                         self._union(account, representative)
-            stats.values.update(new)
+            stats.values.update(dict.fromkeys(new))
             self._clusters[self._root(account)].values.update(new)
         cluster = self._clusters[self._root(account)]
         cluster.requests += 1
@@ -190,19 +231,16 @@ class LinkageGraph:
         if not signalled or not self._due(cluster):
             return None
         cluster.reported_members, cluster.reported_at = len(cluster.members), cluster.last_seen
-        shared: dict[str, list[tuple[str, int]]] = {}
-        for (cls, shared_value), count in cluster.values.most_common():
-            if count >= 2 and len(shared.setdefault(cls, [])) < 3:
-                shared[cls].append((shared_value, count))
         return ClusterReport(
             cluster.cluster_id,
             tuple(sorted(cluster.members)),
             cluster.requests,
             cluster.signalled,
             cluster.output_tokens,
-            {cls: top for cls, top in shared.items() if top},
+            top_shared(cluster.values.items()),
             cluster.first_seen,
             cluster.last_seen,
+            ts,
         )
 
     def _due(self, cluster: ClusterState) -> bool:

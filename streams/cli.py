@@ -19,9 +19,9 @@ from rich.table import Table
 
 from detectors.config import DetectionConfig
 from detectors.errors import ConfigError
-from detectors.linkage import LinkageGraph
 from streams.config_loader import default_config_path, load_config
 from streams.health import add_health_args, run_health
+from streams.linkage_store import MemoryLinkage
 from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
 from streams.redis_store import RedisWindowStore
@@ -77,17 +77,7 @@ async def _replay(
         store = RedisWindowStore.from_url(args.redis, key_prefix=config.state.key_prefix)
     else:
         store = MemoryWindowStore()
-    settings = config.linkage
-    linkage = (
-        LinkageGraph(
-            settings.min_members,
-            settings.min_signal_share,
-            settings.growth,
-            settings.refresh_seconds,
-        )
-        if settings.enabled
-        else None
-    )
+    linkage = MemoryLinkage(config.linkage) if config.linkage.enabled else None
     pipeline = DetectionPipeline(config, store, record_risk=record_risk, linkage=linkage)
     events_path = Path(args.events)
     show_progress = err.is_terminal and events_path.stat().st_size > PROGRESS_MIN_BYTES

@@ -19,11 +19,16 @@ committed past the failing batch, so nothing is lost.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis.exceptions as redis_errors
 from aiokafka import errors as kafka_errors
 
+log = logging.getLogger(__name__)
 EXIT_GAVE_UP = 75  # EX_TEMPFAIL: restart me
 
 _PERMANENT_TYPES: tuple[type[BaseException], ...] = (
@@ -81,3 +86,36 @@ class RetryPolicy:
         if is_permanent(error):
             return attempts >= self.permanent_attempts
         return failing_for >= self.transient_seconds
+
+
+async def retry_or_give_up(
+    policy: RetryPolicy,
+    error: Exception,
+    attempt: int,
+    started: float,
+    stage: str,
+    what: str,
+    count: Callable[[str, str], None],
+    give_up: Callable[[int], None],
+) -> None:
+    """After failed attempt number `attempt` at a batch (begun at perf_counter `started`), from
+    inside the handler of `error`: count it (stage, kind); when it can never succeed or has
+    lasted too long, end the process for its supervisor (`give_up`), no offset of the batch
+    committed; else wait the backoff before the caller retries."""
+    kind = "permanent" if is_permanent(error) else "transient"
+    count(stage, kind)
+    failing_for = time.perf_counter() - started
+    if policy.gives_up(error, attempt, failing_for):
+        log.critical(
+            "giving up on %s after %d attempts (%.0f s) at %s: %s error %s; exiting so the "
+            "supervisor restarts the worker (no offset of the batch was committed)",
+            what, attempt, failing_for, stage, kind, error,
+        )  # fmt: skip
+        logging.shutdown()
+        give_up(EXIT_GAVE_UP)
+        raise error
+    delay = policy.backoff(attempt)
+    log.exception(
+        "%s failed at %s (%s, attempt %d); retrying in %.1fs", what, stage, kind, attempt, delay
+    )
+    await asyncio.sleep(delay)

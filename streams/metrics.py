@@ -28,6 +28,7 @@ class Metrics:
     event_lag_seconds: Gauge  # wall clock minus the newest event time seen
     batch_started: Gauge  # start of the batch in progress (0: none): a stall shows here
     last_success: Gauge  # when the last batch was delivered
+    link_records: Counter  # labels: outcome = applied | dead_letter (the linkage agent)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -103,6 +104,13 @@ class Metrics:
                 "distillwatch_last_batch_success_timestamp_seconds",
                 "Unix time the last batch was delivered (alerts and dead letters acknowledged, "
                 "offsets released for commit)",
+                registry=registry,
+            ),
+            link_records=Counter(
+                "distillwatch_link_records_total",
+                "Link records (one account's counted requests of one batch) taken by the "
+                "cross-account stage, by outcome",
+                ["outcome"],
                 registry=registry,
             ),
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from detectors.contract import StateLayout
 from detectors.event import InferenceEvent
 from detectors.findings import Finding
 from detectors.windows import APPLIED, WindowReading
+from streams.linkage_store import LinkRecord
 from streams.store import AlertClaim
 
 
@@ -39,6 +41,8 @@ class BatchOutcome:
     shadow_findings: list[Finding] = field(default_factory=list)
     excepted: int = 0  # findings suppressed by a rule exception
     detector_errors: list[str] = field(default_factory=list)  # rule ids skipped this batch
+    link_records: list[LinkRecord] = field(default_factory=list)  # for the linkage topic
+    layout: StateLayout | None = None  # the state layout the batch was applied with
 
     def applied_accounts(self) -> list[str]:
         """Accounts with at least one event counted in this batch, in first-seen order."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from detectors.alerts import alert_id_for, build_alert
 from detectors.config import DetectionConfig
@@ -20,10 +21,12 @@ from detectors.errors import EventDecodeError
 from detectors.event import InferenceEvent
 from detectors.features import EventFeatures, tier_of
 from detectors.findings import SEVERITY_RANK, Finding
-from detectors.linkage import LinkageGraph, cluster_finding, extraction_signal, link_values
+from detectors.linkage import ClusterReport, cluster_finding
 from detectors.ruleset import BoundRule, BoundRuleSet
 from detectors.stream_clock import StreamClock
 from detectors.windows import APPLIED, DUPLICATE
+from streams.link_records import by_account, link_events, one_per_event
+from streams.linkage_store import LinkageStore
 from streams.metrics import Metrics
 from streams.outcome import BatchOutcome, DeadLetter
 from streams.store import COOLDOWN, REGISTRY_START, AlertClaim, WindowStore, account_tag
@@ -50,10 +53,15 @@ class DetectionPipeline:
         *,
         record_risk: bool = False,
         wall_clock: Callable[[], float] | None = None,
-        linkage: LinkageGraph | None = None,
+        linkage: LinkageStore | None = None,
+        emit_links: bool = False,
     ) -> None:
         self._config_source = config
-        self.linkage = linkage  # cross-account clusters, embedded (detectors/linkage.py)
+        # Cross-account clusters (streams/linkage_store.py): embedded, applied here event by
+        # event (`linkage`), or, live, handed to the worker as one record per account
+        # (`emit_links`: BatchOutcome.link_records) for the linkage topic.
+        self.linkage = linkage
+        self.emit_links = emit_links
         self.store = store
         self.metrics = metrics or Metrics.noop()
         self.record_risk = record_risk
@@ -106,7 +114,7 @@ class DetectionPipeline:
             else [sources[index] for index in outcome.event_indexes]
         )
         features: list[EventFeatures] = []
-        if self.linkage is None:
+        if self.linkage is None and not self.emit_links:
             updates = [
                 build(event, new(event), source)
                 for event, source in zip(outcome.events, event_sources, strict=True)
@@ -127,10 +135,17 @@ class DetectionPipeline:
         )
         findings, resend = self._detect(outcome, config)
         await self._claim(outcome, findings, config)
-        await self.store.judged(outcome.applied_accounts(), bound.layout)
+        outcome.layout = bound.layout
         await self._resend(outcome, resend, config)
-        if self.linkage is not None:
-            self._link(outcome, features, config)
+        if self.linkage is not None or self.emit_links:
+            linked = link_events(
+                outcome.events, outcome.readings, features, event_sources, bound.layout
+            )
+            if self.emit_links:
+                outcome.link_records = by_account(linked)
+            if self.linkage is not None:
+                reports = await self.linkage.apply(one_per_event(linked))
+                outcome.alerts += cluster_alerts(reports, config)
         if count:
             self.count(outcome)
         return outcome
@@ -384,35 +399,6 @@ class DetectionPipeline:
             outcome.claims.append(AlertClaim(*key, claim.alert_id, claim.fired_at, cooldown))
             self._emit(outcome, finding, claim.alert_id, claim.fired_at, config)
 
-    def _link(
-        self, outcome: BatchOutcome, features: list[EventFeatures], config: DetectionConfig
-    ) -> None:
-        """Feed the batch's counted events to the cross-account stage; alert on the clusters
-        that qualify, and again (same dedup_key) as they grow."""
-        assert self.linkage is not None
-        settings = config.linkage
-        min_rank = SEVERITY_RANK[config.alerting.min_severity]
-        for event, reading, event_features in zip(
-            outcome.events, outcome.readings, features, strict=True
-        ):
-            if reading.status != APPLIED:
-                continue
-            report = self.linkage.observe(
-                event.account_id,
-                event.timestamp,
-                link_values(event, event_features),
-                extraction_signal(event_features),
-                event.usage.output_tokens,
-            )
-            if report is None:
-                continue
-            finding = cluster_finding(report, settings)
-            if SEVERITY_RANK[finding.severity] >= min_rank:
-                fired_at = round(event.timestamp, 6)
-                outcome.alerts.append(
-                    build_alert(finding, fired_at, config.alerting.runbook_base_url)
-                )
-
     def count(self, outcome: BatchOutcome) -> None:
         """Add a batch's outcome to the metrics (once per batch)."""
         m = self.metrics
@@ -428,8 +414,13 @@ class DetectionPipeline:
             m.detector_errors.labels(rule_id=rule_id).inc()
 
     async def confirm_sent(self, outcome: BatchOutcome) -> None:
-        """Call after every alert of the batch reached its sinks."""
+        """Call after every alert and link record of the batch reached its sinks. Until then
+        the store keeps the state the batch started from: a crash before this point, and the
+        batch comes back judged as the first time, with the same alerts and link records
+        (streams/store.py)."""
         await self.store.confirm_sent(outcome.claims)
+        if outcome.layout is not None:
+            await self.store.judged(outcome.applied_accounts(), outcome.layout)
         stamps: dict[str, list[float]] = {}
         for source, event in zip(outcome.event_sources, outcome.events, strict=True):
             stamps.setdefault(source, []).append(event.timestamp)
@@ -437,3 +428,19 @@ class DetectionPipeline:
             self.clocks.setdefault(source, StreamClock()).commit(times)
         for alert in outcome.alerts:
             self.metrics.alerts.labels(rule_id=alert["rule_id"], severity=alert["severity"]).inc()
+
+
+def cluster_alerts(
+    reports: Sequence[ClusterReport], config: DetectionConfig
+) -> list[dict[str, Any]]:
+    """The alerts of cluster reports at or above the minimum severity: the first when a
+    cluster qualifies, then again (same dedup_key: an update) as it grows."""
+    min_rank = SEVERITY_RANK[config.alerting.min_severity]
+    alerts = []
+    for report in reports:
+        finding = cluster_finding(report, config.linkage)
+        if SEVERITY_RANK[finding.severity] >= min_rank:
+            alerts.append(
+                build_alert(finding, round(report.at, 6), config.alerting.runbook_base_url)
+            )
+    return alerts

@@ -16,8 +16,8 @@ and windows, so a new layout starts fresh keys and old ones expire unread.
 Keys of an account share the hash tag `{acct:acct_42}`: one Redis Cluster slot. A batch groups
 its events by account and sends one EVALSHA per account in a single non-transactional
 pipeline: one network round trip, and four commands (GET and SET of the state and of the
-pending judgement) per account inside; once the batch's alerts are claimed, one more round
-trip deletes the pending judgements (`judged`).
+pending judgement) per account inside; once what the batch produced was delivered
+(`confirm_sent`), one more round trip deletes the pending judgements (`judged`).
 TTL of the state = the longest window + its bucket + the tolerated consumer lag
 (state.max_lag_seconds: windows run on event time, TTLs on the wall clock), refreshed on
 write; inside it, buckets leave their window on event time.

@@ -78,8 +78,8 @@ class WindowStore(abc.ABC):
         nothing to keep.)"""
 
     async def judged(self, account_ids: Sequence[str], layout: StateLayout) -> None:  # noqa: B027
-        """The rules have judged every update `apply` counted for these accounts and the
-        alerts they raised are claimed: the states kept to judge them again can go."""
+        """Every update `apply` counted for these accounts was judged and what that produced
+        (alerts, link records) reached its sinks: the states kept to judge them again can go."""
 
     @abc.abstractmethod
     async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:

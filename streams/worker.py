@@ -21,7 +21,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,16 @@ import redis
 from prometheus_client import REGISTRY, start_http_server
 
 from streams.config_loader import ConfigWatcher
-from streams.failures import EXIT_GAVE_UP, RetryPolicy, is_permanent
+from streams.failures import RetryPolicy, retry_or_give_up
 from streams.faust_patches import guard_uncommitted_gaps
 from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, topic_max_message_bytes
+from streams.linkage_store import RedisLinkage
+from streams.linkage_worker import LinkageHandler
 from streams.metrics import Metrics
 from streams.outcome import BatchOutcome
 from streams.pipeline import DetectionPipeline
 from streams.redis_checks import RedisStateError, check_eviction_policy
+from streams.redis_connect import connect_async
 from streams.redis_store import RedisWindowStore
 
 log = logging.getLogger(__name__)
@@ -60,8 +63,10 @@ class BatchHandler:
         retry: RetryPolicy | None = None,
         dlq_max_bytes: int = DLQ_MAX_MESSAGE_BYTES,
         give_up: Callable[[int], None] = os._exit,
+        linkage_topic: Any = None,
     ) -> None:
         self.pipeline = pipeline
+        self.linkage_topic = linkage_topic  # where link records go (pipeline.emit_links)
         self.alerts_topic = alerts_topic
         self.dlq_topic = dlq_topic
         self.metrics = metrics
@@ -95,25 +100,11 @@ class BatchHandler:
                 raise
             except Exception as error:
                 attempt += 1
-                kind = "permanent" if is_permanent(error) else "transient"
-                self.metrics.state_errors.labels(stage=stage, kind=kind).inc()
-                failing_for = time.perf_counter() - started
-                if self.retry.gives_up(error, attempt, failing_for):
-                    log.critical(
-                        "giving up on a batch of %d after %d attempts (%.0f s) at %s: %s error "
-                        "%s; exiting so the supervisor restarts the worker (no offset of the "
-                        "batch was committed)",
-                        len(events), attempt, failing_for, stage, kind, error,
-                    )  # fmt: skip
-                    logging.shutdown()
-                    self.give_up(EXIT_GAVE_UP)
-                    raise
-                delay = self.retry.backoff(attempt)
-                log.exception(
-                    "batch of %d failed at %s (%s, attempt %d); retrying in %.1fs",
-                    len(events), stage, kind, attempt, delay,
+                await retry_or_give_up(
+                    self.retry, error, attempt, started, stage, f"a batch of {len(events)}",
+                    lambda stage, kind: self.metrics.state_errors.labels(stage, kind).inc(),
+                    self.give_up,
                 )  # fmt: skip
-                await asyncio.sleep(delay)  # backoff before retrying the same batch
         self.pipeline.count(first or outcome)
         self.metrics.batch_started.set(0)
         self.metrics.last_success.set(time.time())
@@ -153,8 +144,25 @@ class BatchHandler:
                     key=alert["dedup_key"].encode(), value=orjson.dumps(alert), force=True
                 )
             )
+        if self.linkage_topic is not None:
+            for record in outcome.link_records:
+                pending.append(
+                    await self.linkage_topic.send(
+                        key=record.account.encode(), value=record.to_message(), force=True
+                    )
+                )
         if pending:
             await asyncio.gather(*pending)  # broker acknowledgements
+
+
+async def consume_in_batches(
+    stream: Any, handle: Callable[[Sequence[Any]], Awaitable[None]], size: int, within: float
+) -> None:
+    """Batches taken without acking, each acked once `handle` returned (it delivered them)."""
+    async for events in stream.noack_take(size, within=within):
+        await handle(events)
+        for event in events:
+            await stream.ack(event)
 
 
 def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics) -> faust.App:
@@ -176,13 +184,19 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
         producer_acks=-1,
         topic_allow_declare=False,
     )
-    input_topic, alerts_topic, dlq_topic = (
+    input_topic, alerts_topic, dlq_topic, linkage_topic = (
         app.topic(name, key_serializer="raw", value_serializer="raw")
-        for name in (args.input_topic, args.alerts_topic, args.dlq_topic)
+        for name in (args.input_topic, args.alerts_topic, args.dlq_topic, args.linkage_topic)
     )
-    store = RedisWindowStore.from_url(args.redis, key_prefix=watcher.current.state.key_prefix)
+    prefix = watcher.current.state.key_prefix
+    store = RedisWindowStore.from_url(args.redis, key_prefix=prefix)
     metrics.last_success.set(time.time())  # the health check's clock starts with the worker
-    pipeline = DetectionPipeline(lambda: watcher.current, store, metrics, wall_clock=time.time)
+    # Cross-account clusters: on or off at start (a restart applies a change of
+    # linkage.enabled; its thresholds reload hot).
+    linking = watcher.current.linkage.enabled
+    pipeline = DetectionPipeline(
+        lambda: watcher.current, store, metrics, wall_clock=time.time, emit_links=linking
+    )
     # Unreadable (no DescribeConfigs permission): assume Kafka's default, not the 10 MiB the
     # worker asks for when it creates the topic, so an oversized dead letter goes as a
     # reference instead of failing forever.
@@ -196,14 +210,27 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
         metrics,
         retry=RetryPolicy(transient_seconds=args.max_retry_seconds),
         dlq_max_bytes=min(dlq_limit, DLQ_MAX_MESSAGE_BYTES),
+        linkage_topic=linkage_topic if linking else None,
     )
 
     @app.agent(input_topic)
     async def detect(stream: Any) -> None:
-        async for events in stream.noack_take(args.batch_size, within=args.batch_within):
-            await handler.handle(events)
-            for event in events:
-                await stream.ack(event)
+        await consume_in_batches(stream, handler.handle, args.batch_size, args.batch_within)
+
+    if linking:
+        linker = LinkageHandler(
+            RedisLinkage(connect_async(args.redis), watcher.current.linkage, key_prefix=prefix),
+            lambda: watcher.current,
+            alerts_topic,
+            dlq_topic,
+            metrics,
+            give_up=os._exit,
+            retry=RetryPolicy(transient_seconds=args.max_retry_seconds),
+        )
+
+        @app.agent(linkage_topic)
+        async def link(stream: Any) -> None:
+            await consume_in_batches(stream, linker.handle, args.batch_size, args.batch_within)
 
     @app.timer(CONFIG_POLL_SECONDS)  # type: ignore[untyped-decorator]
     async def reload_config() -> None:
@@ -231,6 +258,7 @@ def run_worker(args: argparse.Namespace) -> int:
                 args.input_topic: {},
                 args.alerts_topic: {},
                 args.dlq_topic: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)},
+                args.linkage_topic: {},
             },
             partitions=args.partitions,
         )

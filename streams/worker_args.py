@@ -43,6 +43,11 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alerts-topic", default=_env("ALERTS_TOPIC", "extraction-alerts"))
     parser.add_argument("--dlq-topic", default=_env("DLQ_TOPIC", "inference-requests.dlq"))
     parser.add_argument(
+        "--linkage-topic",
+        default=_env("LINKAGE_TOPIC", "inference-requests.linkage"),
+        help="internal topic of the cross-account stage (link records keyed by account)",
+    )
+    parser.add_argument(
         "--partitions",
         type=int,
         default=int(_env("PARTITIONS", "6")),

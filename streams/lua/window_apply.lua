@@ -25,11 +25,11 @@
 -- and the alert claim (a worker killed, Redis gone a moment) would otherwise come back as
 -- duplicates, its alerts moved to later events or lost. So a call that applies events keeps
 -- the state it started from under KEYS[2] ("pending judgement": first applied event's key,
--- source, offset, and the previous document), and the worker deletes it once the batch's
--- alerts are claimed (RedisWindowStore.judged). A later call that holds that same first event
--- is its redelivery: it starts again from the kept state, so every event is applied and
--- judged exactly as the first time. A kept state costs a copy of the previous string, no
--- encoding, and lives from this call to the claim (or its TTL, after a crash).
+-- source, offset, and the previous document), and the worker deletes it once what the batch
+-- produced (alerts, link records) was delivered (RedisWindowStore.judged). A later call that
+-- holds that same first event is its redelivery: it starts again from the kept state, so
+-- every event is applied and judged exactly as the first time. A kept state costs a copy of the previous string, no
+-- encoding, and lives from this call to the delivery (or its TTL, after a crash).
 --
 -- KEYS[1] the account's state string, KEYS[2] its pending judgement
 -- ARGV[1] horizon seconds, ARGV[2] W, ARGV[3] S (sums), ARGV[4] B (histograms),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -18,6 +19,9 @@ from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from detectors.config import LinkageConfig
+from streams.linkage_store import RedisLinkage
+from streams.redis_connect import connect_async
 from tests.helpers import ROOT
 
 T = TypeVar("T")
@@ -60,11 +64,17 @@ class Topics:
     input: str
     alerts: str
     dlq: str
+    linkage: str
 
     @classmethod
     def fresh(cls) -> Topics:
         run = uuid.uuid4().hex[:8]
-        return cls(f"it-{run}-requests", f"it-{run}-alerts", f"it-{run}-requests.dlq")
+        return cls(
+            f"it-{run}-requests",
+            f"it-{run}-alerts",
+            f"it-{run}-requests.dlq",
+            f"it-{run}-requests.linkage",
+        )
 
 
 @dataclass
@@ -151,6 +161,8 @@ def start_worker(
         topics.alerts,
         "--dlq-topic",
         topics.dlq,
+        "--linkage-topic",
+        topics.linkage,
         "--partitions",
         "3",
         "--batch-size",
@@ -223,3 +235,18 @@ def committed_everything(bootstrap: str, group: str, topic: str) -> bool:
         return bool(ends) and all((consumer.committed(tp) or 0) >= end for tp, end in ends.items())
     finally:
         consumer.close()
+
+
+def linkage_totals(
+    redis_url: str, key_prefix: str
+) -> list[tuple[int, int, int, int, float, float]]:
+    """The clusters the workers' shared linkage graph holds under a prefix (their sums)."""
+
+    async def read() -> list[tuple[int, int, int, int, float, float]]:
+        store = RedisLinkage(connect_async(redis_url), LinkageConfig(), key_prefix=key_prefix)
+        try:
+            return await store.cluster_totals()
+        finally:
+            await store.close()
+
+    return asyncio.run(read())

@@ -8,11 +8,15 @@ Redis, kills and restarts the Kafka broker, and runs two workers through a rebal
 every account's state of the two passes (windows, buckets, offsets, recent event keys) must be
 equal, account by account, and so must the alerts: one per rule and account in both.
 
-Alerts are compared by id: an alert's id derives from the event it fired on, and which events
-of an account are judged depends on the account's own stream, not on where batches start
-(streams/pipeline.py), so a crash moves no alert. The claim ledger makes sure a subject gets
-one alert per cooldown, and a redelivered batch re-sends an unconfirmed one under its first id
-without claiming a new one.
+The cross-account stage runs too (the linkage agent of every worker, one graph in Redis): the
+clusters of both passes must add up to the same members, requests and tokens.
+
+Per-account alerts are compared by id: an alert's id derives from the event it fired on, and
+which events of an account are judged depends on the account's own stream, not on where
+batches start (streams/pipeline.py), so a crash moves no alert. A batch interrupted before its
+effects were delivered starts again from the state it found (streams/store.py, "judged
+once"). The claim ledger makes sure a subject gets one alert per cooldown, and a redelivered
+batch re-sends an unconfirmed one under its first id without claiming a new one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import signal
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -35,6 +40,7 @@ from tests.integration.harness import (
     WorkerProcess,
     committed_everything,
     free_port,
+    linkage_totals,
     poll_until,
     produce,
     run_worker,
@@ -70,13 +76,17 @@ def counted(client: redis.Redis, prefix: str) -> int:
     return total
 
 
-def alerted(reader: TopicReader) -> set[tuple[str, tuple[str, ...]]]:
+def account_alerts(reader: TopicReader) -> list[dict[str, Any]]:
+    """The per-account alerts read so far. (Cluster alerts report a cluster when it comes due
+    in the order the linkage agent applies records, which batches change: their sums are
+    compared instead, below.)"""
     reader.poll()
-    subjects = set()
-    for record in reader.records:
-        alert = orjson.loads(record.value)
-        subjects.add((alert["rule_id"], tuple(alert["subject"]["accounts"])))
-    return subjects
+    alerts = [orjson.loads(record.value) for record in reader.records]
+    return [alert for alert in alerts if alert["subject"]["kind"] == "account"]
+
+
+def alerted(reader: TopicReader) -> set[tuple[str, tuple[str, ...]]]:
+    return {(a["rule_id"], tuple(a["subject"]["accounts"])) for a in account_alerts(reader)}
 
 
 def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(tmp_path: Path) -> None:
@@ -114,7 +124,10 @@ def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(tmp_path: Pa
             tmp_path, kafka_bootstrap, store.url, clean_topics, f"{clean}-g", clean, BATCH
         ) as worker:
             poll_until(
-                lambda: committed_everything(kafka_bootstrap, f"{clean}-g", clean_topics.input),
+                lambda: (
+                    committed_everything(kafka_bootstrap, f"{clean}-g", clean_topics.input)
+                    and committed_everything(kafka_bootstrap, f"{clean}-g", clean_topics.linkage)
+                ),
                 "the clean pass",
                 worker=worker,
                 deadline_s=600,
@@ -138,7 +151,10 @@ def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(tmp_path: Pa
         third.stop(signal.SIGKILL)  # crash 3
         last = start(group)
         poll_until(
-            lambda: committed_everything(kafka_bootstrap, group, chaos_topics.input),
+            lambda: (
+                committed_everything(kafka_bootstrap, group, chaos_topics.input)
+                and committed_everything(kafka_bootstrap, group, chaos_topics.linkage)
+            ),
             "the chaos pass to commit the end",
             worker=last,
             deadline_s=600,
@@ -146,16 +162,17 @@ def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(tmp_path: Pa
         last.stop()
         assert counted(client, chaos) == counted(client, clean) == EVENTS
         assert snapshot(client, chaos) == snapshot(client, clean)
+        clusters = linkage_totals(store.url, clean)
+        assert clusters and linkage_totals(store.url, chaos) == clusters
         clean_alerts, chaos_alerts = TopicReader(kafka_bootstrap, clean_topics.alerts), None
         try:
             chaos_alerts = TopicReader(kafka_bootstrap, chaos_topics.alerts)
             expected = poll_until(lambda: alerted(clean_alerts), "the clean pass's alerts")
             assert poll_until(lambda: alerted(chaos_alerts) == expected or None, "alerts") is True
-            ids = {orjson.loads(r.value)["alert_id"] for r in chaos_alerts.records}
-            assert ids == {orjson.loads(r.value)["alert_id"] for r in clean_alerts.records}
+            ids = {a["alert_id"] for a in account_alerts(chaos_alerts)}
+            assert ids == {a["alert_id"] for a in account_alerts(clean_alerts)}
             per_subject: dict[tuple[str, tuple[str, ...]], set[str]] = {}
-            for record in chaos_alerts.records:
-                alert = orjson.loads(record.value)
+            for alert in account_alerts(chaos_alerts):
                 key = (alert["rule_id"], tuple(alert["subject"]["accounts"]))
                 per_subject.setdefault(key, set()).add(alert["alert_id"])
             assert all(len(ids) == 1 for ids in per_subject.values()), per_subject

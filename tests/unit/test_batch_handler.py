@@ -43,12 +43,16 @@ class Sink:
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
         self.sent: list[bytes] = []
+        self.headers: list[dict[str, bytes]] = []
 
-    async def send(self, *, key: bytes | None, value: bytes, **_: Any) -> asyncio.Future[None]:
+    async def send(
+        self, *, key: bytes | None, value: bytes, headers: Any = (), **_: Any
+    ) -> asyncio.Future[None]:
         if self.failures:
             self.failures -= 1
             raise KafkaConnectionError("broker away")
         self.sent.append(value)
+        self.headers.append(dict(headers))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done

@@ -26,10 +26,17 @@ def graph(min_members: int = 3, share: float = 0.5, growth: float = 2.0) -> Link
     return LinkageGraph(min_members, share, growth, refresh_seconds=3600)
 
 
+SENT: dict[tuple[int, str], int] = {}  # (graph, account) -> requests fed so far
+
+
 def feed(
     g: LinkageGraph, account: str, ts: float, values: tuple[LinkValue, ...], signalled: bool = True
 ) -> list[ClusterReport]:
-    report = g.observe(account, ts, values, signalled, 100)
+    """One request of 100 output tokens, with the account's requests before it (as the
+    per-account stage's windows give them)."""
+    before = SENT.get((id(g), account), 0)
+    SENT[(id(g), account)] = before + 1
+    report = g.observe(account, ts, values, signalled, 100, before, 100 * before)
     return [] if report is None else [report]
 
 
@@ -48,6 +55,17 @@ def test_two_shared_classes_link_accounts_and_one_does_not() -> None:
 def test_values_of_requests_without_an_extraction_signal_link_nothing() -> None:
     g = graph()
     assert not [r for i in range(5) for r in feed(g, f"a{i}", T0 + i, PAIR, signalled=False)]
+    assert not any(g.knows(f"a{i}") for i in range(5))  # and are not kept
+
+
+def test_an_account_enters_with_the_requests_it_sent_before_its_first_extraction_one() -> None:
+    g = graph(min_members=2, share=0.4)  # 2 of 5 requests signalled
+    for k in range(3):
+        feed(g, "a0", T0 + k, (), signalled=False)
+    feed(g, "a0", T0 + 5, PAIR)
+    (report,) = feed(g, "a1", T0 + 6, PAIR)
+    assert (report.requests, report.signalled, report.output_tokens) == (5, 2, 500)
+    assert report.first_seen == T0 + 5  # the first extraction-shaped request
 
 
 def test_a_cluster_whose_traffic_is_mostly_ordinary_is_not_reported() -> None:
@@ -89,7 +107,7 @@ def test_a_cluster_alerted_under_a_name_keeps_it_when_a_larger_group_joins() -> 
 
 def test_a_cluster_alert_follows_the_alert_schema_and_names_its_members() -> None:
     report = ClusterReport(
-        "c123", ("a0", "a1"), 40, 30, 9000, {"template": [("p1", 2)]}, T0, T0 + 60
+        "c123", ("a0", "a1"), 40, 30, 9000, {"template": [("p1", 2)]}, T0, T0 + 60, T0 + 60
     )
     settings = LinkageConfig(min_members=2)
     alert = build_alert(cluster_finding(report, settings), T0 + 60, "https://example.org/rb/")

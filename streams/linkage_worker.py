@@ -1,0 +1,117 @@
+"""The live cross-account stage: the worker's second agent, on the linkage topic.
+
+The per-account agent (streams/worker.py) produces one link record per account and batch to the
+linkage topic, keyed by account; this agent applies a batch of them to the graph every worker
+shares in Redis (streams/linkage_store.py) and sends the cluster alerts that come due. Workers
+of one consumer group split the topic's partitions and still see one graph, so a campaign whose
+accounts land on different workers is one cluster.
+
+Delivery: a batch is applied once (the graph skips events it has applied: offsets), its alerts
+are produced and acknowledged, then the batch is acked. A crash between the graph update and the
+produce loses that report; the cluster is reported again when it grows by `linkage.growth` or
+has new members `linkage.refresh_seconds` later, naming every member (docs/linkage.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from detectors.config import DetectionConfig
+from detectors.linkage import ClusterReport
+from streams.failures import RetryPolicy, retry_or_give_up
+from streams.linkage_store import LinkRecord, RedisLinkage
+from streams.metrics import Metrics
+from streams.pipeline import cluster_alerts
+
+log = logging.getLogger(__name__)
+BAD_LINK_RECORD = "bad_link_record"
+
+
+class LinkageHandler:
+    def __init__(
+        self,
+        linkage: RedisLinkage,
+        config: Callable[[], DetectionConfig],
+        alerts_topic: Any,
+        dlq_topic: Any,
+        metrics: Metrics,
+        give_up: Callable[[int], None],
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.linkage = linkage
+        self.config = config
+        self.alerts_topic = alerts_topic
+        self.dlq_topic = dlq_topic
+        self.metrics = metrics
+        self.give_up = give_up
+        self.retry = retry or RetryPolicy()
+
+    async def handle(self, messages: Sequence[Any]) -> None:
+        started = time.perf_counter()
+        config = self.config()
+        records: list[LinkRecord] = []
+        letters: list[tuple[Any, str]] = []
+        for message in messages:
+            try:
+                records.append(LinkRecord.from_message(message.value))
+            except ValueError as error:
+                letters.append((message, str(error)))
+        reports: list[ClusterReport] | None = None
+        attempt = 0
+        while True:
+            stage = "linkage"
+            try:
+                if reports is None:  # applied once: a retry only re-sends
+                    self.linkage.settings = config.linkage
+                    reports = await self.linkage.apply(records)
+                stage = "produce"
+                alerts = cluster_alerts(reports, config)
+                await self._deliver(letters, alerts)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                attempt += 1
+                await retry_or_give_up(
+                    self.retry, error, attempt, started, stage,
+                    f"a batch of {len(messages)} link records",
+                    lambda stage, kind: self.metrics.state_errors.labels(stage, kind).inc(),
+                    self.give_up,
+                )  # fmt: skip
+        self.metrics.link_records.labels(outcome="applied").inc(len(records))
+        self.metrics.link_records.labels(outcome="dead_letter").inc(len(letters))
+        for alert in alerts:
+            self.metrics.alerts.labels(rule_id=alert["rule_id"], severity=alert["severity"]).inc()
+
+    async def _deliver(
+        self, letters: Sequence[tuple[Any, str]], alerts: list[dict[str, Any]]
+    ) -> None:
+        pending = []
+        for message, detail in letters:
+            source = message.message
+            headers = [
+                ("dw-reason", BAD_LINK_RECORD.encode()),
+                ("dw-detail", detail.encode()),
+                ("dw-source-topic", str(source.topic).encode()),
+                ("dw-source-partition", str(source.partition).encode()),
+                ("dw-source-offset", str(source.offset).encode()),
+            ]
+            pending.append(
+                await self.dlq_topic.send(
+                    key=source.key, value=message.value, headers=headers, force=True
+                )
+            )
+        for alert in alerts:
+            pending.append(
+                await self.alerts_topic.send(
+                    key=alert["dedup_key"].encode(), value=orjson.dumps(alert), force=True
+                )
+            )
+        if pending:
+            await asyncio.gather(*pending)
