@@ -25,7 +25,8 @@ import redis.asyncio as aioredis
 
 from detectors.config import LinkageConfig
 from detectors.linkage import LinkValue
-from streams.linkage_store import LinkEvent, LinkRecord, RedisLinkage
+from streams.link_messages import LinkEvent, LinkRecord
+from streams.linkage_store import RedisLinkage
 
 DAY = 86400.0
 T0 = 1_771_840_800.0
@@ -50,9 +51,7 @@ def benign_events(rng: random.Random, account: int, days: float) -> list[tuple[f
     return events
 
 
-def campaign_events(
-    rng: random.Random, account: int, days: float
-) -> list[tuple[float, LinkEvent]]:
+def campaign_events(rng: random.Random, account: int, days: float) -> list[tuple[float, LinkEvent]]:
     team = account % 50
     events = []
     for k in range(int(26 * days)):
@@ -108,8 +107,10 @@ async def main() -> None:
                 first_report = report.at - T0
     elapsed = time.perf_counter() - started
     total, values = 0, 0
+    parts = {}
     for key in store.keys[:4]:
-        total += await client.memory_usage(key) or 0
+        parts[key.rsplit(":", 1)[-1]] = await client.memory_usage(key) or 0
+    total = sum(parts.values())
     pairs = await client.hlen(store.keys[2])
     kept = await client.hlen(store.keys[1])
     async for key in client.scan_iter(match=f"{store.keys[4]}*", count=1000):
@@ -128,6 +129,7 @@ async def main() -> None:
         f"graph: {total / 2**20:.1f} MiB in Redis (MEMORY USAGE), {kept:,} accounts kept "
         f"({total / max(1, kept):,.0f} bytes each), {pairs:,} value pairs, {values} cluster sets"
     )
+    print("by hash: " + ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in parts.items()))
     for key in store.keys[:4]:
         await client.delete(key)
     async for key in client.scan_iter(match=f"{store.keys[4]}*", count=1000):

@@ -7,7 +7,8 @@ Simulates the `all` scenario, produces `--events` events to a fresh topic, then 
 with a bare aiokafka consumer that only `orjson.loads` each value: the ceiling for a Python
 consumer on this machine; (2) runs `--workers` `distillwatch worker` processes on the same
 topic (one fresh consumer group and Redis prefix) and times them from the first counted event
-to the last. Prints both rates and their ratio (issue 8's target: >= 0.6). The events/s of 1
+to the last (`--no-linkage`: without the cross-account stage, the linkage agent that shares
+the workers' CPU). Prints both rates and their ratio (issue 8's target: >= 0.6). The events/s of 1
 and 2 workers on a 12-partition topic: `--partitions 12 --workers 1`, then `--workers 2`.
 Kafka and Redis come from the environment (`DISTILLWATCH_KAFKA_BOOTSTRAP`,
 `DISTILLWATCH_REDIS_URL`), as scripts/testenv.py sets them.
@@ -36,9 +37,13 @@ from tests.integration.harness import Topics, poll_until, produce, start_worker
 
 async def bare_drain(bootstrap: str, topic: str, total: int) -> float:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-        enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024,
-    )  # fmt: skip
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
     await consumer.start()
     try:
         seen, started = 0, None
@@ -86,6 +91,9 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--no-linkage", action="store_true", help="the workers without the cross-account stage"
+    )
     args = parser.parse_args()
     bootstrap = os.environ.get("DISTILLWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
     redis_url = os.environ.get("DISTILLWATCH_REDIS_URL", "redis://127.0.0.1:6390/0")
@@ -101,7 +109,16 @@ def main() -> None:
     group, prefix = f"bench-{uuid.uuid4().hex[:6]}", f"bench-{uuid.uuid4().hex[:6]}"
     with tempfile.TemporaryDirectory() as folder:
         workers = [
-            start_worker(Path(folder), bootstrap, redis_url, topics, group, prefix, args.batch_size)
+            start_worker(
+                Path(folder),
+                bootstrap,
+                redis_url,
+                topics,
+                group,
+                prefix,
+                args.batch_size,
+                linkage=not args.no_linkage,
+            )
             for _ in range(args.workers)
         ]
         urls = [f"http://127.0.0.1:{w.metrics_port}/metrics" for w in workers]
@@ -114,9 +131,11 @@ def main() -> None:
             poll_until(lambda: counted_by_all() > 0, "the first batch", worker=workers[0])
             started = time.perf_counter()
             poll_until(
-                lambda: counted_by_all() >= total, "every event", worker=workers[0],
+                lambda: counted_by_all() >= total,
+                "every event",
+                worker=workers[0],
                 deadline_s=3600,
-            )  # fmt: skip
+            )
             rate = total / (time.perf_counter() - started)
         finally:
             for worker in workers:

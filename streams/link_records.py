@@ -17,7 +17,7 @@ from detectors.features import EventFeatures
 from detectors.features.quantities import TOKEN_CAP
 from detectors.linkage import extraction_signal, link_values
 from detectors.windows import APPLIED, WindowReading
-from streams.linkage_store import LinkEvent, LinkRecord
+from streams.link_messages import LinkEvent, LinkRecord
 from streams.updates import Source
 
 Linked = tuple[str, str, LinkEvent]  # account, the source partition it was read from, the event

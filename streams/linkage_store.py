@@ -2,7 +2,7 @@
 
 The per-account stage (streams/pipeline.py) turns each counted request into a `LinkEvent` and
 groups them by account into `LinkRecord`s; the live worker produces the records to the linkage
-topic, keyed by account, and its linkage agent applies them here (docs/linkage.md). Two
+topic (streams/link_messages.py), and its linkage agent applies them here (docs/linkage.md). Two
 implementations give identical reports for the same records (tests/conformance): in memory
 (detectors/linkage.py's LinkageGraph: replay and backtest) and in Redis
 (streams/lua/linkage_apply.lua: the live workers, sharing one graph).
@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import msgpack
-import orjson
 from redis.exceptions import NoScriptError
 
 from detectors.config import LinkageConfig
@@ -33,92 +31,8 @@ from detectors.linkage import (
     LinkValue,
     top_shared,
 )
+from streams.link_messages import LinkRecord, event_row
 from streams.redis_connect import AsyncClient
-
-RECORD_VERSION = 1
-
-
-def _row(event: LinkEvent, no_values: Any) -> list[Any]:
-    values = no_values if event.values is None else [list(v) for v in event.values]
-    e = event
-    return [e.offset, e.ts, e.output_tokens, e.prior_requests, e.prior_tokens, values]
-
-
-@dataclass(frozen=True, slots=True)
-class LinkEvent:
-    """One counted request as the linkage stage sees it: numbers and fingerprints only."""
-
-    offset: int  # in its source partition (0 without one)
-    ts: float
-    output_tokens: int
-    prior_requests: int  # the account's requests in its longest window before this one
-    prior_tokens: int  # ...and output tokens
-    values: tuple[LinkValue, ...] | None  # its link values if extraction-shaped, else None
-
-
-@dataclass(frozen=True, slots=True)
-class LinkRecord:
-    account: str
-    source: str  # "topic:partition" of its events, "" without one
-    events: tuple[LinkEvent, ...]
-
-    def to_message(self) -> bytes:
-        return orjson.dumps(
-            {
-                "v": RECORD_VERSION,
-                "a": self.account,
-                "s": self.source,
-                "e": [_row(e, None) for e in self.events],
-            }
-        )
-
-    @classmethod
-    def from_message(cls, raw: bytes) -> LinkRecord:
-        """Raises ValueError naming what is wrong (the worker dead-letters the message)."""
-        try:
-            doc = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            raise ValueError("not JSON") from error
-        if not isinstance(doc, dict) or doc.get("v") != RECORD_VERSION:
-            raise ValueError("not a link record of version 1")
-        account, source, events = doc.get("a"), doc.get("s"), doc.get("e")
-        if not isinstance(account, str) or not account or not isinstance(source, str):
-            raise ValueError("account or source")
-        if not isinstance(events, list):
-            raise ValueError("events")
-        parsed = []
-        for event in events:
-            if not (isinstance(event, list) and len(event) == 6):
-                raise ValueError("event")
-            offset, ts, tokens, prior_requests, prior_tokens, values = event
-            if not isinstance(offset, int) or isinstance(offset, bool):
-                raise ValueError("offset")
-            numbers = (ts, tokens, prior_requests, prior_tokens)
-            if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
-                raise ValueError("event numbers")
-            link_values: tuple[LinkValue, ...] | None = None
-            if values is not None:
-                if not isinstance(values, list) or not all(
-                    isinstance(v, list)
-                    and len(v) == 2
-                    and v[0] in LINK_CLASSES
-                    and isinstance(v[1], str)
-                    for v in values
-                ):
-                    raise ValueError("link values")
-                link_values = tuple((v[0], v[1]) for v in values)
-            parsed.append(
-                LinkEvent(
-                    offset,
-                    float(ts),
-                    int(tokens),
-                    int(prior_requests),
-                    int(prior_tokens),
-                    link_values,
-                )
-            )
-        return cls(account, source, tuple(parsed))
-
 
 ClusterTotals = tuple[int, int, int, int, float, float]  # members, requests, signalled, tokens,
 # first and last seen
@@ -215,7 +129,7 @@ class RedisLinkage(LinkageStore):
             return []
         s = self.settings
         packed = msgpack.packb(
-            [[r.account, r.source, [_row(e, False) for e in r.events]] for r in records]
+            [[r.account, r.source, [event_row(e, False) for e in r.events]] for r in records]
         )
         args: list[Any] = [
             s.min_members,

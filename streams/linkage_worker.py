@@ -1,10 +1,10 @@
 """The live cross-account stage: the worker's second agent, on the linkage topic.
 
-The per-account agent (streams/worker.py) produces one link record per account and batch to the
-linkage topic, keyed by account; this agent applies a batch of them to the graph every worker
-shares in Redis (streams/linkage_store.py) and sends the cluster alerts that come due. Workers
-of one consumer group split the topic's partitions and still see one graph, so a campaign whose
-accounts land on different workers is one cluster.
+The per-account agent (streams/worker.py) produces a batch's link records to the linkage topic,
+one message per source partition (streams/link_messages.py); this agent applies a batch of
+them to the graph every worker shares in Redis (streams/linkage_store.py) and sends the
+cluster alerts that come due. Workers of one consumer group split the topic's partitions and
+still see one graph, so a campaign whose accounts land on different workers is one cluster.
 
 Delivery: a batch is applied once (the graph skips events it has applied: offsets), its alerts
 are produced and acknowledged, then the batch is acked. A crash between the graph update and the
@@ -25,7 +25,8 @@ import orjson
 from detectors.config import DetectionConfig
 from detectors.linkage import ClusterReport
 from streams.failures import RetryPolicy, retry_or_give_up
-from streams.linkage_store import LinkRecord, RedisLinkage
+from streams.link_messages import LinkRecord, decode_records
+from streams.linkage_store import RedisLinkage
 from streams.metrics import Metrics
 from streams.pipeline import cluster_alerts
 
@@ -59,7 +60,7 @@ class LinkageHandler:
         letters: list[tuple[Any, str]] = []
         for message in messages:
             try:
-                records.append(LinkRecord.from_message(message.value))
+                records += decode_records(message.value)
             except ValueError as error:
                 letters.append((message, str(error)))
         reports: list[ClusterReport] | None = None

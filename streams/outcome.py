@@ -9,7 +9,7 @@ from detectors.contract import StateLayout
 from detectors.event import InferenceEvent
 from detectors.findings import Finding
 from detectors.windows import APPLIED, WindowReading
-from streams.linkage_store import LinkRecord
+from streams.link_messages import LinkRecord
 from streams.store import AlertClaim
 
 

@@ -2,10 +2,10 @@
 
 One self-contained file (inline SVG from matplotlib, no JavaScript, no network): the headline
 measures, one risk timeline per attack campaign against the alert threshold with the first
-alert marked, peak-risk distributions of benign and attack accounts (overall and per family),
-the per-family table, and the alerts. Account ids and numbers only: no prompt text exists in
-what it is given. Rendering goes through Jinja2 with autoescaping, since account ids come from
-the events.
+alert marked, each cross-account cluster's growth (accounts named against time), peak-risk
+distributions of benign and attack accounts (overall and per family), the per-family table,
+and the alerts. Account ids and numbers only: no prompt text exists in what it is given.
+Rendering goes through Jinja2 with autoescaping, since account ids come from the events.
 """
 
 from __future__ import annotations
@@ -174,6 +174,48 @@ def alert_load(alerts: Sequence[dict[str, Any]], first_ts: float, last_ts: float
     return _svg(figure)
 
 
+def cluster_growth(
+    alerts: Sequence[dict[str, Any]],
+    first_ts: float,
+    labels: dict[str, tuple[str, str]] | None,
+) -> str | None:
+    """Per cluster alert subject (`hydra_cluster`): members named against event time, the
+    first alert marked, and with labels the size of the family most of them belong to."""
+    named: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    members: dict[str, set[str]] = defaultdict(set)
+    for alert in alerts:
+        subject = alert["subject"]
+        if subject["kind"] != "cluster":
+            continue
+        hours = (datetime.fromisoformat(alert["fired_at"]).timestamp() - first_ts) / 3600
+        members[subject["cluster_id"]].update(subject["accounts"])
+        named[subject["cluster_id"]].append((hours, len(members[subject["cluster_id"]])))
+    if not named:
+        return None
+    family_sizes: dict[tuple[str, str], int] = defaultdict(int)
+    for key in (labels or {}).values():
+        family_sizes[key] += 1
+    figure, ax = plt.subplots(figsize=(11, 3.2), constrained_layout=True)
+    colours = plt.get_cmap("tab10")
+    for index, (cluster_id, points) in enumerate(sorted(named.items())):
+        colour = colours(index % 10)
+        times, sizes = zip(*points, strict=True)
+        label = cluster_id
+        if labels:
+            families = [labels[a] for a in members[cluster_id] if a in labels]
+            if families:
+                family = max(set(families), key=families.count)
+                label = f"{cluster_id} ({family[1]}, {family[0]})"
+                ax.axhline(family_sizes[family], color=colour, linestyle=":", linewidth=0.8)
+        ax.step(times, sizes, where="post", color=colour, label=label)
+        ax.plot(times[0], sizes[0], marker="o", color=colour)
+    ax.set_xlabel("hours since the first event (dot: first alert; dotted: the family's accounts)")
+    ax.set_ylabel("accounts named")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(frameon=False, fontsize=8)
+    return _svg(figure)
+
+
 def family_strips(peaks_by_family: dict[tuple[str, str], list[float]]) -> str:
     """One row per family, one dot per account at its peak risk: where the hard negatives sit."""
     figure, ax = plt.subplots(
@@ -262,6 +304,9 @@ def render_report(
     firing = [a for a in summary.alerts if a["status"] == "firing"]
     if summary.first_event_ts is not None and summary.last_event_ts is not None:
         figures["alert_load"] = alert_load(firing, summary.first_event_ts, summary.last_event_ts)
+        growth = cluster_growth(firing, summary.first_event_ts, labels)
+        if growth is not None:
+            figures["cluster_growth"] = growth
     if labels:
         families = accounts_by_family(labels, summary.accounts)
         campaigns = {fam: accts for (label, fam), accts in families.items() if label == "attack"}

@@ -34,6 +34,7 @@ from streams.config_loader import ConfigWatcher
 from streams.failures import RetryPolicy, retry_or_give_up
 from streams.faust_patches import guard_uncommitted_gaps
 from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, topic_max_message_bytes
+from streams.link_messages import LinkRecord, encode_records
 from streams.linkage_store import RedisLinkage
 from streams.linkage_worker import LinkageHandler
 from streams.metrics import Metrics
@@ -145,10 +146,13 @@ class BatchHandler:
                 )
             )
         if self.linkage_topic is not None:
+            by_source: dict[str, list[LinkRecord]] = {}
             for record in outcome.link_records:
+                by_source.setdefault(record.source, []).append(record)
+            for source, records in by_source.items():
                 pending.append(
                     await self.linkage_topic.send(
-                        key=record.account.encode(), value=record.to_message(), force=True
+                        key=source.encode(), value=encode_records(records), force=True
                     )
                 )
         if pending:

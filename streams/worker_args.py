@@ -45,7 +45,8 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--linkage-topic",
         default=_env("LINKAGE_TOPIC", "inference-requests.linkage"),
-        help="internal topic of the cross-account stage (link records keyed by account)",
+        help="internal topic of the cross-account stage (link records, keyed by the input "
+        "partition they come from)",
     )
     parser.add_argument(
         "--partitions",

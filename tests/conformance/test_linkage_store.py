@@ -12,7 +12,8 @@ import pytest
 from detectors.config import LinkageConfig
 from detectors.linkage import ClusterReport
 from streams.config_loader import load_config
-from streams.linkage_store import LinkageStore, LinkRecord, MemoryLinkage, RedisLinkage
+from streams.link_messages import LinkEvent, LinkRecord, decode_records, encode_records
+from streams.linkage_store import LinkageStore, MemoryLinkage, RedisLinkage
 from streams.memory_store import MemoryWindowStore
 from streams.pipeline import DetectionPipeline
 from streams.redis_connect import connect_async
@@ -98,8 +99,6 @@ async def test_events_redelivered_in_other_records_are_counted_once(
 
 
 def test_a_link_record_survives_the_topic_and_a_bad_one_is_named() -> None:
-    from streams.linkage_store import LinkEvent
-
     record = LinkRecord(
         "acct_1",
         "requests:3",
@@ -108,8 +107,8 @@ def test_a_link_record_survives_the_topic_and_a_bad_one_is_named() -> None:
             LinkEvent(42, 2.0, 20, 4, 310, (("template", "p1f"), ("network", "n10.0.0"))),
         ),
     )
-    assert LinkRecord.from_message(record.to_message()) == record
+    assert decode_records(encode_records([record, record])) == [record, record]
     with pytest.raises(ValueError, match="link values"):
-        LinkRecord.from_message(b'{"v":1,"a":"x","s":"","e":[[0,1.0,1,0,0,[["colour","red"]]]]}')
+        decode_records(b'{"v":1,"records":[{"a":"x","s":"","e":[[0,1,1,0,0,[["colour","red"]]]]}]}')
     with pytest.raises(ValueError, match="not JSON"):
-        LinkRecord.from_message(b"\xff")
+        decode_records(b"\xff")

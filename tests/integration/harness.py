@@ -102,9 +102,11 @@ class WorkerProcess:
                 self.proc.wait(timeout=10)
 
 
-def write_config(folder: Path, key_prefix: str) -> Path:
+def write_config(folder: Path, key_prefix: str, linkage: bool = True) -> Path:
     text = (ROOT / "config" / "detectors.yaml").read_text()
-    path = folder / f"detectors-{key_prefix}.yaml"
+    if not linkage:
+        text = text.replace("linkage:\n  enabled: true", "linkage:\n  enabled: false")
+    path = folder / f"detectors-{key_prefix}-{int(linkage)}.yaml"
     rules = ROOT / "config" / "rules" / "*.yaml"
     text = text.replace("key_prefix: dw", f"key_prefix: {key_prefix}")
     path.write_text(text.replace("rule_files: [rules/*.yaml]", f"rule_files: ['{rules}']"))
@@ -137,6 +139,7 @@ def start_worker(
     key_prefix: str,
     batch_size: int = 200,
     batch_within: float = 0.2,
+    linkage: bool = True,
 ) -> WorkerProcess:
     port = free_port()
     log_path = tmp_path / f"worker-{app_id}-{port}.log"
@@ -148,7 +151,7 @@ def start_worker(
         "INFO",
         "worker",
         "--config",
-        str(write_config(tmp_path, key_prefix)),
+        str(write_config(tmp_path, key_prefix, linkage)),
         "--bootstrap",
         bootstrap,
         "--redis",

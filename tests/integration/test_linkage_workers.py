@@ -18,7 +18,8 @@ from detectors.config import LinkageConfig
 from streams.config_loader import load_config
 from streams.failures import RetryPolicy
 from streams.kafka_admin import ensure_topics
-from streams.linkage_store import LinkEvent, LinkRecord, MemoryLinkage, RedisLinkage
+from streams.link_messages import LinkEvent, LinkRecord, encode_records
+from streams.linkage_store import MemoryLinkage, RedisLinkage
 from streams.linkage_worker import BAD_LINK_RECORD, LinkageHandler
 from streams.memory_store import MemoryWindowStore
 from streams.metrics import Metrics
@@ -127,8 +128,8 @@ async def test_the_link_agent_dead_letters_a_bad_record_and_sends_a_report_once(
         LinkRecord(f"acct_{i}", "requests:0", (LinkEvent(i, 1e9 + i, 900, 0, 0, shared),))
         for i in range(3)
     ]
-    messages = [Event(r.to_message(), Message("links", 0, i)) for i, r in enumerate(records)]
-    messages.insert(1, Event(b'{"v": 1, "a": ""}', Message("links", 0, 9, b"k")))
+    messages = [Event(encode_records([r]), Message("links", 0, i)) for i, r in enumerate(records)]
+    messages.insert(1, Event(b'{"v": 1, "records": [{"a": ""}]}', Message("links", 0, 9, b"k")))
     alerts, dlq = Sink(failures=1), Sink()
     registry = CollectorRegistry()
     store = RedisLinkage(connect_async(redis_url), settings, key_prefix=key_prefix)
@@ -143,7 +144,7 @@ async def test_the_link_agent_dead_letters_a_bad_record_and_sends_a_report_once(
     (alert,) = map(orjson.loads, alerts.sent)
     assert alert["rule_id"] == "hydra_cluster"
     assert alert["subject"]["accounts"] == ["acct_0", "acct_1", "acct_2"]
-    assert set(dlq.sent) == {b'{"v": 1, "a": ""}'}  # at least once, as every sink
+    assert set(dlq.sent) == {b'{"v": 1, "records": [{"a": ""}]}'}  # at least once, as every sink
     assert {h["dw-reason"] for h in dlq.headers} == {BAD_LINK_RECORD.encode()}
     applied = registry.get_sample_value("distillwatch_link_records_total", {"outcome": "applied"})
     assert applied == 3

@@ -156,3 +156,34 @@ def test_account_ids_and_families_with_markup_are_printed_as_they_are(
     assert hostile in printed.replace("\n", "")
     if command == "backtest":
         assert "fam[/]ily" in printed
+
+
+def test_the_report_shows_each_clusters_growth(tmp_path: Path) -> None:
+    """Done-when of issue 9: members named against time, per cluster, first alert marked."""
+    from streams.linkage_store import MemoryLinkage
+
+    sim = simulate("hydra", hours=8, seed=3, benign_accounts=20)
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in sim.lines()))
+    config = load_config()
+    pipeline = DetectionPipeline(
+        config, MemoryWindowStore(), record_risk=True, linkage=MemoryLinkage(config.linkage)
+    )
+    summary = asyncio.run(replay_file(path, pipeline))
+    clusters = {
+        a["subject"]["cluster_id"] for a in summary.alerts if a["subject"]["kind"] == "cluster"
+    }
+    assert len(clusters) == 2
+    labels = {label.account_id: (label.label, label.family) for label in sim.labels}
+    html = render_report(
+        backtest_report(summary, labels),
+        summary,
+        labels,
+        source=str(path),
+        config=config,
+        config_source="config/detectors.yaml",
+    )
+    growth = html[html.index("<h2>Cross-account clusters</h2>") :]
+    growth = growth[: growth.index("</figure>")]
+    for cluster_id in clusters:
+        assert f"{cluster_id} (hydra, attack)" in growth
