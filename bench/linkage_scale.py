@@ -92,7 +92,9 @@ async def main() -> None:
     signalled = sum(e.values is not None for _, _, e in stream)
     prefix = f"bench-link-{uuid.uuid4().hex[:6]}"
     client = aioredis.Redis.from_url(args.redis)
-    store = RedisLinkage(client, LinkageConfig(), key_prefix=prefix)
+    settings = LinkageConfig()
+    store = RedisLinkage(client, settings, key_prefix=prefix)
+    keys = store.keys(int(T0 // settings.window_seconds))  # a day: one window
     named: set[str] = set()
     first_report = None
     started = time.perf_counter()
@@ -108,12 +110,12 @@ async def main() -> None:
     elapsed = time.perf_counter() - started
     total, values = 0, 0
     parts = {}
-    for key in store.keys[:4]:
+    for key in keys[:4]:
         parts[key.rsplit(":", 1)[-1]] = await client.memory_usage(key) or 0
     total = sum(parts.values())
-    pairs = await client.hlen(store.keys[2])
-    kept = await client.hlen(store.keys[1])
-    async for key in client.scan_iter(match=f"{store.keys[4]}*", count=1000):
+    pairs = await client.hlen(keys[2])
+    kept = await client.hlen(keys[1])
+    async for key in client.scan_iter(match=f"{keys[4]}*", count=1000):
         total += await client.memory_usage(key) or 0
         values += 1
     print(
@@ -130,9 +132,7 @@ async def main() -> None:
         f"({total / max(1, kept):,.0f} bytes each), {pairs:,} value pairs, {values} cluster sets"
     )
     print("by hash: " + ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in parts.items()))
-    for key in store.keys[:4]:
-        await client.delete(key)
-    async for key in client.scan_iter(match=f"{store.keys[4]}*", count=1000):
+    async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
         await client.delete(key)
     await store.close()
 

@@ -88,6 +88,10 @@ class LinkageConfig(StrictModel):
     # factor, or has new members this long (event time) after it was last emitted.
     growth: float = Field(1.25, gt=1)
     refresh_seconds: PositiveInt = 3600
+    # Links and clusters are kept per window of event time (a fresh graph each window, the
+    # previous one kept while the next fills): the stage's state stays bounded, and a campaign
+    # that runs on re-forms in minutes, under the name its alerts already carry.
+    window_seconds: PositiveInt = 7 * 86400
     severity: Literal["info", "warning", "high", "critical"] = "high"
     tags: tuple[str, ...] = ("mitre-atlas:AML.T0024.002", "distillation:hydra")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from detectors.alerts import rfc3339
@@ -102,6 +102,9 @@ class ClusterState:
     output_tokens: int = 0
     reported_members: int = 0  # members named in the last report
     reported_at: float = 0.0  # event time of the last report
+    # Minutes (event time // 60) in which a member sent an extraction-shaped request: a
+    # campaign driven by one orchestrator packs its members' requests into the same minutes.
+    minutes: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -121,6 +124,7 @@ class ClusterReport:
     first_seen: float
     last_seen: float
     at: float  # event time of the request that made it due
+    active_minutes: int = 0  # distinct minutes with an extraction-shaped request
 
 
 class LinkageGraph:
@@ -132,8 +136,12 @@ class LinkageGraph:
         min_signal_share: float,
         growth: float,
         refresh_seconds: float = 3600.0,
+        previous: Callable[[], LinkageGraph | None] | None = None,
     ) -> None:
         self.min_members = min_members
+        # The graph of the previous window, if any: a cluster's first report here takes the
+        # name of the reported cluster its members were in there (`reported_name_of`).
+        self.previous = previous
         self.min_signal_share = min_signal_share
         self.growth = growth  # re-report a cluster when it grew by this factor...
         self.refresh_seconds = refresh_seconds  # ...or has new members this long after
@@ -142,14 +150,30 @@ class LinkageGraph:
         self._accounts: dict[str, AccountStats] = {}
         self._pair_rep: dict[tuple[LinkValue, LinkValue], str] = {}
 
-    def cluster_totals(self) -> list[tuple[int, int, int, int, float, float]]:
-        """(members, requests, signalled, output tokens, first, last) of every cluster of two
-        or more accounts, sorted."""
+    def cluster_totals(self) -> list[tuple[int, int, int, int, float, float, int]]:
+        """(members, requests, signalled, output tokens, first, last, active minutes) of every
+        cluster of two or more accounts, sorted."""
         return sorted(
-            (len(c.members), c.requests, c.signalled, c.output_tokens, c.first_seen, c.last_seen)
+            (len(c.members), c.requests, c.signalled, c.output_tokens, c.first_seen, c.last_seen,
+             len(c.minutes))
             for c in self._clusters.values()
             if len(c.members) > 1
-        )
+        )  # fmt: skip
+
+    def reported_name_of(self, accounts: Iterable[str]) -> str | None:
+        """The name of the reported cluster these accounts were in that had named the most
+        members (ties: the smaller name), if any: a campaign found again in the next window
+        keeps the name, and so the dedup key, its alerts already carry."""
+        best: tuple[int, str] | None = None
+        for account in accounts:
+            if account not in self._parent:
+                continue
+            cluster = self._clusters[self._root(account)]
+            if cluster.reported_members:
+                key = (cluster.reported_members, cluster.cluster_id)
+                if best is None or (key[0], best[1]) > (best[0], key[1]):
+                    best = key
+        return None if best is None else best[1]
 
     def knows(self, account: str) -> bool:
         """Whether the account has sent an extraction-shaped request (and so is kept)."""
@@ -177,6 +201,7 @@ class LinkageGraph:
         big.output_tokens += small.output_tokens
         big.first_seen = min(big.first_seen, small.first_seen)
         big.last_seen = max(big.last_seen, small.last_seen)
+        big.minutes |= small.minutes
         # The older cluster's name survives: an alert already sent keeps its subject.
         if small.reported_members > big.reported_members:
             big.cluster_id, big.reported_members = small.cluster_id, small.reported_members
@@ -222,7 +247,9 @@ class LinkageGraph:
                     if representative != account:
                         self._union(account, representative)
             stats.values.update(dict.fromkeys(new))
-            self._clusters[self._root(account)].values.update(new)
+            joined = self._clusters[self._root(account)]
+            joined.values.update(new)
+            joined.minutes.add(int(ts // 60))
         cluster = self._clusters[self._root(account)]
         cluster.requests += 1
         cluster.signalled += signalled
@@ -230,6 +257,9 @@ class LinkageGraph:
         cluster.last_seen = max(cluster.last_seen, ts)
         if not signalled or not self._due(cluster):
             return None
+        before = self.previous() if self.previous is not None else None
+        if not cluster.reported_members and before is not None:
+            cluster.cluster_id = before.reported_name_of(cluster.members) or cluster.cluster_id
         cluster.reported_members, cluster.reported_at = len(cluster.members), cluster.last_seen
         return ClusterReport(
             cluster.cluster_id,
@@ -241,6 +271,7 @@ class LinkageGraph:
             cluster.first_seen,
             cluster.last_seen,
             ts,
+            len(cluster.minutes),
         )
 
     def _due(self, cluster: ClusterState) -> bool:
@@ -280,6 +311,14 @@ def cluster_finding(report: ClusterReport, settings: LinkageConfig) -> Finding:
             },
             "first_seen": rfc3339(report.first_seen),
             "last_seen": rfc3339(report.last_seen),
+            # Synchrony: extraction requests of different members landing in the same minutes
+            # (one orchestrator) raise this; independent users spread theirs out.
+            "active_minutes": report.active_minutes,
+            "extraction_requests_per_active_minute": (
+                round(report.signalled / report.active_minutes, 2)
+                if report.active_minutes
+                else None
+            ),
             "thresholds": {
                 "min_members": settings.min_members,
                 "critical_members": settings.critical_members,

@@ -12,9 +12,16 @@
 --                 output tokens, first seen, last seen, members reported, reported at}
 --   KEYS[5] prefix of a cluster's member set (<prefix>m:<root>) and its shared-value counts
 --           (<prefix>v:<root>, a sorted set "class\tvalue" -> members), kept for clusters of
---           two or more only: a lone account's members and values are itself.
+--           two or more only: a lone account's members and values are itself; and of every
+--           cluster's minutes with an extraction-shaped request (<prefix>t:<root>, a set).
+--   (KEYS[5] is a prefix: these keys share the tag, so they are in the slot of KEYS[1-4].)
+--   KEYS[1-5] are those of this window of event time; KEYS[6] and KEYS[7] the parent and
+--   cluster hashes of the window before (read only: a cluster's first report here takes the
+--   name of the reported cluster its members were in there), KEYS[8] the newest window seen
+--   (events of windows older than the one before it are not linked).
 -- ARGV[1] min members, ARGV[2] min signal share, ARGV[3] growth, ARGV[4] refresh seconds,
 -- ARGV[5] max values per account, ARGV[6] TTL seconds of every key (refreshed on write),
+-- ARGV[9] this window's number (event time // window seconds),
 -- ARGV[7] the link classes in order (MessagePack array),
 -- ARGV[8] the records (MessagePack array): {account, source ('' if none), events},
 --         event = {offset, ts, output tokens, prior requests, prior tokens, values or false};
@@ -23,9 +30,10 @@
 --         values = {{class, value}, ...} on a request with an extraction signal.
 -- Returns a MessagePack array of reports: {cluster id, members, requests, signalled,
 -- output tokens, {{"class\tvalue", members}, ...} shared by two or more, first seen,
--- last seen, at}.
+-- last seen, at, active minutes}.
 local parent_key, account_key, pair_key, cluster_key, set_prefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local previous_parent, previous_clusters, newest_key = KEYS[6], KEYS[7], KEYS[8]
 local min_members = tonumber(ARGV[1])
 local min_share = tonumber(ARGV[2])
 local growth = tonumber(ARGV[3])
@@ -39,6 +47,8 @@ if not (min_members and min_share and growth and refresh and max_values and ttl)
 then
   return redis.error_reply('ERR distillwatch: bad linkage argument')
 end
+local window = tonumber(ARGV[9])
+if not window then return redis.error_reply('ERR distillwatch: bad linkage argument') end
 local rank = {}
 for i, cls in ipairs(classes) do rank[cls] = i end
 for _, record in ipairs(records) do
@@ -59,6 +69,46 @@ for _, record in ipairs(records) do
       end
     end
   end
+end
+
+local newest = tonumber(redis.call('GET', newest_key) or '')
+if newest and window < newest - 1 then
+  return cmsgpack.pack({})  -- older than the graphs kept: not linked
+end
+if not newest or window > newest then redis.call('SET', newest_key, window) end
+redis.call('EXPIRE', newest_key, ttl)
+
+-- Names compared byte by byte, as Python compares these ASCII strings (Lua's `<` follows the
+-- server's locale).
+local function less(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- detectors/linkage.py reported_name_of, on the previous window's graph.
+local function reported_name_of(members)
+  local best_members, best_name = nil, nil
+  for _, m in ipairs(members) do
+    local r, p = m, redis.call('HGET', previous_parent, m)
+    if p then
+      while p ~= r do
+        r = p
+        p = redis.call('HGET', previous_parent, r)
+      end
+      local raw = redis.call('HGET', previous_clusters, r)
+      if raw then
+        local old = cmsgpack.unpack(raw)
+        if old[8] > 0 and (best_members == nil or old[8] > best_members
+          or (old[8] == best_members and less(old[1], best_name))) then
+          best_members, best_name = old[8], old[1]
+        end
+      end
+    end
+  end
+  return best_name
 end
 
 -- Caches: read once per call, written once at its end.
@@ -148,6 +198,9 @@ local function union(a, b)
   if small[2] > 1 then
     redis.call('DEL', set_prefix .. 'm:' .. rb, set_prefix .. 'v:' .. rb)
   end
+  local minutes = redis.call('SMEMBERS', set_prefix .. 't:' .. rb)
+  for _, minute in ipairs(minutes) do redis.call('SADD', set_prefix .. 't:' .. ra, minute) end
+  redis.call('DEL', set_prefix .. 't:' .. rb)
   big[2] = big[2] + small[2]
   big[3] = big[3] + small[3]
   big[4] = big[4] + small[4]
@@ -229,6 +282,7 @@ for _, record in ipairs(records) do
             redis.call('ZINCRBY', set_prefix .. 'v:' .. r, 1, v[2])
           end
         end
+        redis.call('SADD', set_prefix .. 't:' .. r, math.floor(ts / 60))
       end
       local r = root(a)
       local c = get_cluster(r)
@@ -238,6 +292,8 @@ for _, record in ipairs(records) do
       if ts > c[7] then c[7] = ts end
       clusters_dirty[r] = true
       if values and due(c) then
+        local members = members_of(r, c)
+        if c[8] == 0 then c[1] = reported_name_of(members) or c[1] end
         c[8], c[9] = c[2], c[7]
         local shared = {}
         if c[2] > 1 then
@@ -245,7 +301,8 @@ for _, record in ipairs(records) do
             'WITHSCORES')
           for k = 1, #flat, 2 do shared[#shared + 1] = {flat[k], tonumber(flat[k + 1])} end
         end
-        reports[#reports + 1] = {c[1], members_of(r, c), c[3], c[4], c[5], shared, c[6], c[7], ts}
+        reports[#reports + 1] = {c[1], members, c[3], c[4], c[5], shared, c[6], c[7], ts,
+          redis.call('SCARD', set_prefix .. 't:' .. r)}
       end
       if source ~= '' then acc.offsets[source] = offset end
     end
@@ -267,5 +324,6 @@ for r in pairs(clusters_dirty) do
     redis.call('EXPIRE', set_prefix .. 'm:' .. r, ttl)
     redis.call('EXPIRE', set_prefix .. 'v:' .. r, ttl)
   end
+  redis.call('EXPIRE', set_prefix .. 't:' .. r, ttl)
 end
 return cmsgpack.pack(reports)

@@ -24,6 +24,9 @@ pytestmark = pytest.mark.integration
 # Small clusters report often: every branch of the graph (merges of clusters of every size,
 # renames, growth and refresh re-reports) runs in a short stream.
 SETTINGS = LinkageConfig(min_members=3, min_signal_share=0.05, growth=1.2, refresh_seconds=600)
+# Hourly windows: the stream crosses two, so fresh graphs, inherited names and the windows no
+# longer kept run too.
+HOURLY = SETTINGS.model_copy(update={"window_seconds": 3600})
 TOPOLOGIES = {"redis": "redis_url", "redis-cluster": "redis_cluster_url"}
 
 
@@ -47,12 +50,17 @@ def records() -> list[LinkRecord]:
     return found
 
 
+@pytest.fixture(params=[SETTINGS, HOURLY], ids=["one-window", "hourly-windows"])
+def settings(request: pytest.FixtureRequest) -> LinkageConfig:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture(params=sorted(TOPOLOGIES))
 async def redis_linkage(
-    request: pytest.FixtureRequest, key_prefix: str
+    request: pytest.FixtureRequest, key_prefix: str, settings: LinkageConfig
 ) -> AsyncIterator[RedisLinkage]:
     client = connect_async(request.getfixturevalue(TOPOLOGIES[request.param]))
-    store = RedisLinkage(client, SETTINGS, key_prefix=key_prefix)
+    store = RedisLinkage(client, settings, key_prefix=key_prefix)
     yield store
     await store.close()
 
@@ -65,19 +73,19 @@ async def run(store: LinkageStore, records: list[LinkRecord], step: int) -> list
 
 
 async def test_redis_reports_what_the_reference_graph_reports(
-    records: list[LinkRecord], redis_linkage: RedisLinkage
+    records: list[LinkRecord], redis_linkage: RedisLinkage, settings: LinkageConfig
 ) -> None:
-    expected = await run(MemoryLinkage(SETTINGS), records, step=50)
+    expected = await run(MemoryLinkage(settings), records, step=50)
     assert len(expected) >= 5 and max(len(r.members) for r in expected) >= 20
     assert len({r.cluster_id for r in expected}) >= 2
     assert await run(redis_linkage, records, step=73) == expected
 
 
 async def test_a_redelivered_record_changes_nothing(
-    records: list[LinkRecord], redis_linkage: RedisLinkage
+    records: list[LinkRecord], redis_linkage: RedisLinkage, settings: LinkageConfig
 ) -> None:
     half = len(records) // 2
-    expected = await run(MemoryLinkage(SETTINGS), records, step=100)
+    expected = await run(MemoryLinkage(settings), records, step=100)
     first = await run(redis_linkage, records[:half], step=100)
     # A worker dies after applying and before committing: the group re-reads from earlier.
     assert await run(redis_linkage, records[half // 2 : half], step=100) == []
@@ -85,17 +93,27 @@ async def test_a_redelivered_record_changes_nothing(
 
 
 async def test_events_redelivered_in_other_records_are_counted_once(
-    records: list[LinkRecord], redis_linkage: RedisLinkage
+    records: list[LinkRecord], redis_linkage: RedisLinkage, settings: LinkageConfig
 ) -> None:
     """A batch interrupted before it was judged comes back with other boundaries (the window
     store starts it again, streams/store.py), so its events come again in other records."""
-    reference = MemoryLinkage(SETTINGS)
+    reference = MemoryLinkage(settings)
     await run(reference, records, step=100)
     regrouped = await records_of("all", hours=3, batch=150)
     await run(redis_linkage, records[: len(records) // 2], step=100)
     await run(redis_linkage, regrouped, step=100)
     totals = await redis_linkage.cluster_totals()
     assert totals == await reference.cluster_totals() and len(totals) >= 2
+
+
+async def test_a_campaign_found_again_in_the_next_window_keeps_its_name(
+    records: list[LinkRecord],
+) -> None:
+    reports = await run(MemoryLinkage(HOURLY), records, step=100)
+    windows_by_name: dict[str, set[int]] = {}
+    for report in reports:
+        windows_by_name.setdefault(report.cluster_id, set()).add(int(report.at // 3600))
+    assert any(len(windows) >= 2 for windows in windows_by_name.values())
 
 
 def test_a_link_record_survives_the_topic_and_a_bad_one_is_named() -> None:

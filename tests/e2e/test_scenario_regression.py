@@ -134,7 +134,11 @@ def test_the_report_shows_every_campaign_family_and_signal(
 ) -> None:
     html = (backtest_run / "report.html").read_text(encoding="utf-8")
     svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
-    assert len(svgs) == 4  # campaign timelines, peak-risk histogram, family strips, alert load
+    # campaign timelines, peak-risk histogram, family strips, alert load, cluster growth
+    assert len(svgs) == 5
+    growth = html[html.index("<h2>Cross-account clusters</h2>") :]
+    growth = growth[: growth.index("</figure>")]
+    assert "(hydra, attack)" in growth and "(stealthy_hydra, attack)" in growth
     timelines = svgs[0]
     for row in report["families"]:
         if row["label"] == "attack":

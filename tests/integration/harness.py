@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from detectors.config import LinkageConfig
-from streams.linkage_store import RedisLinkage
+from streams.linkage_store import ClusterTotals, RedisLinkage
 from streams.redis_connect import connect_async
 from tests.helpers import ROOT
 
@@ -240,12 +240,10 @@ def committed_everything(bootstrap: str, group: str, topic: str) -> bool:
         consumer.close()
 
 
-def linkage_totals(
-    redis_url: str, key_prefix: str
-) -> list[tuple[int, int, int, int, float, float]]:
+def linkage_totals(redis_url: str, key_prefix: str) -> list[ClusterTotals]:
     """The clusters the workers' shared linkage graph holds under a prefix (their sums)."""
 
-    async def read() -> list[tuple[int, int, int, int, float, float]]:
+    async def read() -> list[ClusterTotals]:
         store = RedisLinkage(connect_async(redis_url), LinkageConfig(), key_prefix=key_prefix)
         try:
             return await store.cluster_totals()

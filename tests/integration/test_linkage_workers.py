@@ -19,7 +19,7 @@ from streams.config_loader import load_config
 from streams.failures import RetryPolicy
 from streams.kafka_admin import ensure_topics
 from streams.link_messages import LinkEvent, LinkRecord, encode_records
-from streams.linkage_store import MemoryLinkage, RedisLinkage
+from streams.linkage_store import ClusterTotals, MemoryLinkage, RedisLinkage
 from streams.linkage_worker import BAD_LINK_RECORD, LinkageHandler
 from streams.memory_store import MemoryWindowStore
 from streams.metrics import Metrics
@@ -42,7 +42,7 @@ from tests.unit.test_batch_handler import Event, Message, Sink
 pytestmark = pytest.mark.integration
 
 
-async def reference_totals(lines: list[bytes]) -> list[tuple[int, int, int, int, float, float]]:
+async def reference_totals(lines: list[bytes]) -> list[ClusterTotals]:
     """What the embedded stage's graph adds up to on the same stream."""
     config = load_config(ROOT / "config" / "detectors.yaml")
     linkage = MemoryLinkage(config.linkage)

@@ -8,7 +8,12 @@ import jsonschema
 
 from detectors.alerts import build_alert
 from detectors.config import LinkageConfig
-from detectors.linkage import ClusterReport, LinkageGraph, LinkValue, cluster_finding
+from detectors.linkage import (
+    ClusterReport,
+    LinkageGraph,
+    LinkValue,
+    cluster_finding,
+)
 from tests.helpers import ROOT
 
 T0 = 1_771_840_800.0
@@ -26,7 +31,7 @@ def graph(min_members: int = 3, share: float = 0.5, growth: float = 2.0) -> Link
     return LinkageGraph(min_members, share, growth, refresh_seconds=3600)
 
 
-SENT: dict[tuple[int, str], int] = {}  # (graph, account) -> requests fed so far
+SENT: dict[tuple[LinkageGraph, str], int] = {}  # (graph, account) -> requests fed so far
 
 
 def feed(
@@ -34,8 +39,8 @@ def feed(
 ) -> list[ClusterReport]:
     """One request of 100 output tokens, with the account's requests before it (as the
     per-account stage's windows give them)."""
-    before = SENT.get((id(g), account), 0)
-    SENT[(id(g), account)] = before + 1
+    before = SENT.get((g, account), 0)
+    SENT[(g, account)] = before + 1
     report = g.observe(account, ts, values, signalled, 100, before, 100 * before)
     return [] if report is None else [report]
 
@@ -90,6 +95,10 @@ def test_a_cluster_is_reported_when_it_qualifies_and_again_as_it_grows() -> None
     assert len(grown.members) == 6 and grown.cluster_id == first.cluster_id
     (late,) = feed(g, "a6", T0 + 4000, PAIR)  # one more member, an hour on: named too
     assert "a6" in late.members and late.cluster_id == first.cluster_id
+    # Synchrony: the first six requested within one minute, the seventh an hour on.
+    assert (first.active_minutes, grown.active_minutes, late.active_minutes) == (1, 1, 2)
+    evidence = cluster_finding(late, LinkageConfig(min_members=3)).evidence["hydra_cluster"]
+    assert evidence["extraction_requests_per_active_minute"] == 3.5
 
 
 def test_a_cluster_alerted_under_a_name_keeps_it_when_a_larger_group_joins() -> None:
@@ -116,3 +125,30 @@ def test_a_cluster_alert_follows_the_alert_schema_and_names_its_members() -> Non
     assert alert["subject"] == {"kind": "cluster", "cluster_id": "c123", "accounts": ["a0", "a1"]}
     assert alert["dedup_key"] == "hydra_cluster:cluster:c123"
     assert alert["evidence"]["hydra_cluster"]["extraction_share"] == 0.75
+
+
+def test_a_cluster_found_again_in_the_next_window_keeps_its_name_and_old_windows_go() -> None:
+    """Graphs are kept per window of event time (bounded state). The campaign re-forms in the
+    next window from other first members, and its report there carries the name its alerts
+    already had: an update of the same subject, not a new page."""
+    from streams.link_messages import LinkEvent, LinkRecord
+    from streams.linkage_store import MemoryLinkage
+
+    hour = 3600
+    store = MemoryLinkage(LinkageConfig(min_members=3, min_signal_share=0.5, window_seconds=hour))
+
+    def request(account: str, ts: float) -> LinkRecord:
+        return LinkRecord(account, "", (LinkEvent(0, ts, 100, 0, 0, PAIR),))
+
+    (first,) = store.apply_now([request(f"a{i}", T0 + i) for i in range(3)])
+    next_hour = [request(f"a{i}", T0 + hour + n) for n, i in enumerate((0, 2, 1))]
+    settings = LinkageConfig(min_members=3, min_signal_share=0.5, window_seconds=hour)
+    (unnamed,) = MemoryLinkage(settings).apply_now(next_hour)  # what it would be called
+    (again,) = store.apply_now(next_hour)
+    assert unnamed.cluster_id != first.cluster_id == again.cluster_id
+    assert again.members == first.members
+    # Two windows on, the first window's graph is gone: nothing to inherit, nothing kept.
+    (fresh,) = store.apply_now([request(f"b{i}", T0 + 3 * hour + i) for i in range(3)])
+    assert fresh.cluster_id != first.cluster_id
+    assert store.apply_now([request("a9", T0 + 5)]) == []  # too old to link
+    assert store.windows == [int(T0 // hour) + 3]  # the first two windows' graphs are gone
