@@ -36,6 +36,9 @@ from detectors.findings import Finding
 LINK_CLASSES = ("template", "sampling", "network", "payment", "tls")
 CLASS_RANK = {cls: rank for rank, cls in enumerate(LINK_CLASSES)}
 LinkValue = tuple[str, str]  # (class, value)
+# A cluster of two or more: members, requests, signalled, output tokens, first and last seen,
+# active minutes (what a stream adds up to whatever its order: tests compare stores by it)
+ClusterTotals = tuple[int, int, int, int, float, float, int]
 # Values an account links by, at most: its state stays bounded whatever it sends (a campaign
 # account uses a handful: its templates, its sampling tuple, a network or two).
 MAX_ACCOUNT_VALUES = 64
@@ -150,9 +153,8 @@ class LinkageGraph:
         self._accounts: dict[str, AccountStats] = {}
         self._pair_rep: dict[tuple[LinkValue, LinkValue], str] = {}
 
-    def cluster_totals(self) -> list[tuple[int, int, int, int, float, float, int]]:
-        """(members, requests, signalled, output tokens, first, last, active minutes) of every
-        cluster of two or more accounts, sorted."""
+    def cluster_totals(self) -> list[ClusterTotals]:
+        """Every cluster of two or more accounts, sorted."""
         return sorted(
             (len(c.members), c.requests, c.signalled, c.output_tokens, c.first_seen, c.last_seen,
              len(c.minutes))

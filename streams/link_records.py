@@ -4,7 +4,8 @@ Each request the per-account stage counted becomes a `LinkEvent`: its time and o
 the account's totals before it (from its longest window: an account enters the linkage graph
 at its first extraction-shaped request, with what it sent before), and its link values when it
 carries an extraction signal. Embedded runs apply one record per event, in stream order; the
-live worker groups a batch's events by account, one record (one message) per account.
+live worker groups a batch's events into one record per account, and the records of one input
+partition into one message (streams/link_messages.py).
 """
 
 from __future__ import annotations

@@ -27,15 +27,13 @@ from detectors.linkage import (
     LINK_CLASSES,
     MAX_ACCOUNT_VALUES,
     ClusterReport,
+    ClusterTotals,
     LinkageGraph,
     LinkValue,
     top_shared,
 )
 from streams.link_messages import LinkEvent, LinkRecord, event_row
 from streams.redis_connect import AsyncClient
-
-# members, requests, signalled, tokens, first and last seen, active minutes
-ClusterTotals = tuple[int, int, int, int, float, float, int]
 
 
 class LinkageStore(abc.ABC):

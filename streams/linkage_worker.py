@@ -20,15 +20,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
-
 from detectors.config import DetectionConfig
 from detectors.linkage import ClusterReport
 from streams.failures import RetryPolicy, retry_or_give_up
+from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES
 from streams.link_messages import LinkRecord, decode_records
 from streams.linkage_store import RedisLinkage
 from streams.metrics import Metrics
 from streams.pipeline import cluster_alerts
+from streams.topic_messages import send_alert, send_dead_letter
 
 log = logging.getLogger(__name__)
 BAD_LINK_RECORD = "bad_link_record"
@@ -44,7 +44,9 @@ class LinkageHandler:
         metrics: Metrics,
         give_up: Callable[[int], None],
         retry: RetryPolicy | None = None,
+        dlq_max_bytes: int = DLQ_MAX_MESSAGE_BYTES,
     ) -> None:
+        self.dlq_max_bytes = dlq_max_bytes
         self.linkage = linkage
         self.config = config
         self.alerts_topic = alerts_topic
@@ -93,26 +95,17 @@ class LinkageHandler:
     async def _deliver(
         self, letters: Sequence[tuple[Any, str]], alerts: list[dict[str, Any]]
     ) -> None:
-        pending = []
-        for message, detail in letters:
-            source = message.message
-            headers = [
-                ("dw-reason", BAD_LINK_RECORD.encode()),
-                ("dw-detail", detail.encode()),
-                ("dw-source-topic", str(source.topic).encode()),
-                ("dw-source-partition", str(source.partition).encode()),
-                ("dw-source-offset", str(source.offset).encode()),
-            ]
-            pending.append(
-                await self.dlq_topic.send(
-                    key=source.key, value=message.value, headers=headers, force=True
-                )
+        pending = [
+            await send_dead_letter(
+                self.dlq_topic,
+                message.message,
+                message.value,
+                BAD_LINK_RECORD,
+                detail,
+                self.dlq_max_bytes,
             )
-        for alert in alerts:
-            pending.append(
-                await self.alerts_topic.send(
-                    key=alert["dedup_key"].encode(), value=orjson.dumps(alert), force=True
-                )
-            )
+            for message, detail in letters
+        ]
+        pending += [await send_alert(self.alerts_topic, alert) for alert in alerts]
         if pending:
             await asyncio.gather(*pending)

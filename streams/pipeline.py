@@ -133,9 +133,9 @@ class DetectionPipeline:
             state.max_lag_seconds,
             state.resend_horizon_seconds,
         )
+        outcome.layout = bound.layout  # confirm_sent reports these accounts judged in it
         findings, resend = self._detect(outcome, config)
         await self._claim(outcome, findings, config)
-        outcome.layout = bound.layout
         await self._resend(outcome, resend, config)
         if self.linkage is not None or self.emit_links:
             linked = link_events(

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import orjson
 import redis
 from prometheus_client import REGISTRY, start_http_server
 
@@ -43,9 +42,9 @@ from streams.pipeline import DetectionPipeline
 from streams.redis_checks import RedisStateError, check_eviction_policy
 from streams.redis_connect import connect_async
 from streams.redis_store import RedisWindowStore
+from streams.topic_messages import send_alert, send_dead_letter
 
 log = logging.getLogger(__name__)
-DLQ_HEADROOM_BYTES = 4096  # the reason headers and the record's own overhead
 KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1048588  # a topic's max.message.bytes unless set
 CONFIG_POLL_SECONDS = 5.0
 
@@ -119,32 +118,18 @@ class BatchHandler:
     async def _deliver(
         self, events: Sequence[Any], payloads: Sequence[bytes], outcome: BatchOutcome
     ) -> None:
-        pending = []
-        for letter in outcome.dead_letters:
-            message = events[letter.index].message
-            headers = [
-                ("dw-reason", letter.reason.encode()),
-                ("dw-detail", letter.detail.encode()),
-                ("dw-source-topic", str(message.topic).encode()),
-                ("dw-source-partition", str(message.partition).encode()),
-                ("dw-source-offset", str(message.offset).encode()),
-            ]
-            value = payloads[letter.index]
-            if len(value) + len(message.key or b"") + DLQ_HEADROOM_BYTES > self.dlq_max_bytes:
-                # Larger than the dead-letter topic takes: a reference to the original (its
-                # topic, partition and offset are in the headers) instead of a send that can
-                # never succeed.
-                headers.append(("dw-payload-omitted-bytes", str(len(value)).encode()))
-                value = b""
-            pending.append(
-                await self.dlq_topic.send(key=message.key, value=value, headers=headers, force=True)
+        pending = [
+            await send_dead_letter(
+                self.dlq_topic,
+                events[letter.index].message,
+                payloads[letter.index],
+                letter.reason,
+                letter.detail,
+                self.dlq_max_bytes,
             )
-        for alert in outcome.alerts:
-            pending.append(
-                await self.alerts_topic.send(
-                    key=alert["dedup_key"].encode(), value=orjson.dumps(alert), force=True
-                )
-            )
+            for letter in outcome.dead_letters
+        ]
+        pending += [await send_alert(self.alerts_topic, alert) for alert in outcome.alerts]
         if self.linkage_topic is not None:
             by_source: dict[str, list[LinkRecord]] = {}
             for record in outcome.link_records:
@@ -230,6 +215,7 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
             metrics,
             give_up=os._exit,
             retry=RetryPolicy(transient_seconds=args.max_retry_seconds),
+            dlq_max_bytes=min(dlq_limit, DLQ_MAX_MESSAGE_BYTES),
         )
 
         @app.agent(linkage_topic)

@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from detectors.config import LinkageConfig
-from streams.linkage_store import ClusterTotals, RedisLinkage
+from detectors.linkage import ClusterTotals
+from streams.linkage_store import RedisLinkage
 from streams.redis_connect import connect_async
 from tests.helpers import ROOT
 

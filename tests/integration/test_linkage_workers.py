@@ -15,11 +15,12 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from detectors.config import LinkageConfig
+from detectors.linkage import ClusterTotals
 from streams.config_loader import load_config
 from streams.failures import RetryPolicy
 from streams.kafka_admin import ensure_topics
 from streams.link_messages import LinkEvent, LinkRecord, encode_records
-from streams.linkage_store import ClusterTotals, MemoryLinkage, RedisLinkage
+from streams.linkage_store import MemoryLinkage, RedisLinkage
 from streams.linkage_worker import BAD_LINK_RECORD, LinkageHandler
 from streams.memory_store import MemoryWindowStore
 from streams.metrics import Metrics
