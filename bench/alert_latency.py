@@ -61,6 +61,8 @@ class AlertClock(threading.Thread):
                 arrived = time.time()
                 for record in records:
                     alert = orjson.loads(record.value)
+                    if alert.get("transition", "firing") != "firing":
+                        continue  # an update or a resolution: not fired by one event
                     sent = self.sent.get((alert["subject"]["accounts"][0], alert["fired_at"]))
                     if sent is None:
                         self.unmatched += 1

@@ -22,8 +22,12 @@ def rfc3339(timestamp: float) -> str:
     )
 
 
-def alert_id_for(dedup_key: str, fired_at: float) -> str:
-    return str(uuid.uuid5(_ALERT_NAMESPACE, f"{dedup_key}|{fired_at:.6f}"))
+def alert_id_for(dedup_key: str, fired_at: float, sequence: int = 1) -> str:
+    """The id of an incident's message: its first keeps the id alerts always had (the
+    incident's key and start); later ones (an update, the resolution) add their sequence."""
+    if sequence == 1:
+        return str(uuid.uuid5(_ALERT_NAMESPACE, f"{dedup_key}|{fired_at:.6f}"))
+    return str(uuid.uuid5(_ALERT_NAMESPACE, f"{dedup_key}|{fired_at:.6f}|{sequence}"))
 
 
 def build_alert(
@@ -58,3 +62,16 @@ def build_alert(
         "tags": list(finding.tags),
         "runbook_url": finding.runbook_url or f"{base}{finding.rule_id}",
     }
+
+
+def transition_of(alert: dict[str, Any]) -> str:
+    """`firing`, `updated` or `resolved` (detectors/lifecycle.py); an alert written before the
+    lifecycle is its status."""
+    transition: str = alert.get("transition") or alert["status"]
+    return transition
+
+
+def changed_at(alert: dict[str, Any]) -> float:
+    """Event time of the alert's state change: `changed_at`, or `fired_at` before the
+    lifecycle."""
+    return datetime.fromisoformat(alert.get("changed_at") or alert["fired_at"]).timestamp()

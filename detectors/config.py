@@ -7,7 +7,7 @@ only says what a valid configuration is.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -68,9 +68,22 @@ class ModelsConfig(StrictModel):
 
 
 class AlertingConfig(StrictModel):
-    cooldown_seconds: PositiveInt = 3600  # one firing alert per rule and subject per cooldown
+    """Alert lifecycle (detectors/lifecycle.py): an incident per rule and subject, firing at
+    its first crossing, resolved once no crossing came for `hold_down_seconds` (event time)."""
+
+    hold_down_seconds: PositiveInt = 6 * 3600
     runbook_base_url: str = "https://distillwatch.dev/runbooks/"
     min_severity: Literal["info", "warning", "high", "critical"] = "info"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_cooldown(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "cooldown_seconds" in data:
+            raise ValueError(
+                "cooldown_seconds was replaced by hold_down_seconds: an alert now stays active "
+                "(repeat crossings counted as suppressed) until clear that long (docs/alerting.md)"
+            )
+        return data
 
 
 class LinkageConfig(StrictModel):
@@ -113,6 +126,10 @@ class DetectionConfig(StrictModel):
     def _rules_fit_together(self) -> DetectionConfig:
         if not self.windows:
             raise ValueError("at least one window is needed")
+        if self.alerting.hold_down_seconds <= self.linkage.refresh_seconds:
+            # An active cluster is re-reported every refresh_seconds: a shorter hold-down would
+            # resolve a campaign between two of its reports.
+            raise ValueError("alerting.hold_down_seconds must exceed linkage.refresh_seconds")
         try:
             bound = bind_rules(self.rules, self.window_triples)
         except RuleSetError as error:

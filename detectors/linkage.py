@@ -277,10 +277,11 @@ class LinkageGraph:
         )
 
     def _due(self, cluster: ClusterState) -> bool:
-        """Qualifies (`min_members`, `min_signal_share`) and is new, or grew by `growth`, or has
-        new members `refresh_seconds` (event time) after its last report: every member named."""
+        """Qualifies (`min_members`, `min_signal_share`) and is new, or grew by `growth`, or is
+        still active `refresh_seconds` (event time) after its last report, every member named:
+        the heartbeat that keeps its incident open (detectors/lifecycle.py) while it runs."""
         size = len(cluster.members)
-        if size < self.min_members or size == cluster.reported_members:
+        if size < self.min_members:
             return False
         if cluster.signalled < self.min_signal_share * cluster.requests:
             return False

@@ -1,17 +1,26 @@
-"""Start the real services the tests need (Redis, Kafka in KRaft mode), run a command, stop them.
+"""Start the real services the tests need (Redis, Kafka, Alertmanager), run a command, stop them.
 
-`python scripts/testenv.py -- pytest ...` checks whether Redis and Kafka already answer at
-`DISTILLWATCH_REDIS_URL` / `DISTILLWATCH_KAFKA_BOOTSTRAP`; for each that does not, it starts one
-on a loopback port as a plain process (no Docker engine on the development machines):
+`python scripts/testenv.py -- pytest ...` checks whether Redis, Kafka and the Alertmanagers
+already answer at `DISTILLWATCH_REDIS_URL` / `DISTILLWATCH_KAFKA_BOOTSTRAP` /
+`DISTILLWATCH_ALERTMANAGER_URLS`; for each that does not, it starts one on a loopback port as a
+plain process (no Docker engine on the development machines):
 
 - Redis: Debian's `redis-server` (installed with apt-get when absent and running as root),
   no persistence, in a temporary folder.
 - Kafka: Apache Kafka 4.x from the official jars on Maven Central (`services/kafka/pom.xml`,
   copied into `.cache/kafka/libs` once), storage formatted in a temporary folder, one node that
   is both broker and controller. Readiness is a metadata request polled with a deadline.
+- Alertmanager: two independent instances (distillwatch sends every alert to each configured
+  instance, so the tests need more than one), `DISTILLWATCH_ALERTMANAGER_URLS` comma-separated,
+  default ports 19093 and 19094. Debian's `prometheus-alertmanager` (installed with apt-get when
+  absent and running as root, with a policy-rc.d that keeps the package's own daemon from
+  starting), HA gossip off, a minimal config routing everything to a "null" receiver, storage in
+  a temporary folder. Readiness is `GET /-/ready` polled with a deadline.
 
 Whatever this script started is stopped when the command ends, also on failure or Ctrl-C.
-The child command sees the addresses in its environment.
+The child command sees the addresses in its environment, and for Alertmanager also
+`DISTILLWATCH_ALERTMANAGER_URL` (the first instance), `DISTILLWATCH_ALERTMANAGER_BIN` (tests start
+their own instances with it, tests/alertmanager_process.py) and `DISTILLWATCH_AMTOOL`.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -43,6 +54,22 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6390/0"
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
 DEFAULT_REDIS_CLUSTER_URL = "redis-cluster://127.0.0.1:6391,127.0.0.1:6392,127.0.0.1:6393"
 DEFAULT_REDIS_SENTINEL_URL = "redis-sentinel://127.0.0.1:26390/dwprimary"
+DEFAULT_ALERTMANAGER_URLS = "http://127.0.0.1:19093,http://127.0.0.1:19094"
+ALERTMANAGER_NAMES = ("prometheus-alertmanager", "alertmanager")  # Debian's name, upstream's
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+# The instances the tests talk to deliver nowhere: config/alertmanager.yml is the production
+# example (its receivers need pager and chat endpoints). Short group timers so a test sees a
+# group's notification pipeline run within a second.
+ALERTMANAGER_TEST_CONFIG = """\
+route:
+  receiver: "null"
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: "null"
+"""
 START_DEADLINE_S = 90.0
 
 
@@ -122,26 +149,30 @@ def stop_process(proc: subprocess.Popen[bytes], name: str) -> None:
     log(f"stopped {name}")
 
 
-def ensure_redis_server() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
+def apt_install(package: str, what: str) -> None:
+    """Install one of Debian's packages (needs root and apt-get; `what` names it in errors)."""
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise RuntimeError(
-            "redis-server is not installed and cannot be installed here "
-            "(needs root and apt-get): install Debian's redis-server"
+            f"{what} is not installed and cannot be installed here "
+            f"(needs root and apt-get): install Debian's {package}"
         )
-    log("installing redis-server with apt-get")
+    log(f"installing {package} with apt-get")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "redis-server"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
         check=True,
         env=env,
         stdout=subprocess.DEVNULL,
     )
-    found = shutil.which("redis-server") or "/usr/bin/redis-server"
-    return found
+
+
+def ensure_redis_server() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    apt_install("redis-server", "redis-server")
+    return shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 @contextmanager
@@ -214,6 +245,173 @@ def redis_sentinel_service(url: str, primary_url: str) -> Iterator[None]:
     binary = ensure_redis_server()
     with redis_sentinel(binary, host, port, address, service, wait_until, stop_process, log):
         yield
+
+
+def http_opener(url: str) -> urllib.request.OpenerDirector:
+    """No proxy for loopback addresses (an http_proxy setting must not capture 127.0.0.1)."""
+    host = urlparse(url).hostname or ""
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener()
+
+
+def alertmanager_ready(url: str, timeout_s: float = 1.0) -> bool:
+    """`GET /-/ready` answers 200: the instance loaded its config and serves its API."""
+    ready = url.rstrip("/") + "/-/ready"
+    try:
+        with http_opener(ready).open(ready, timeout=timeout_s) as response:
+            return int(response.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):  # HTTPError is a URLError
+        return False
+
+
+def split_urls(urls: str) -> list[str]:
+    return [url.strip().rstrip("/") for url in urls.split(",") if url.strip()]
+
+
+def find_alertmanager() -> tuple[str, str] | None:
+    """(alertmanager binary, amtool) when both are on PATH."""
+    binary = next(filter(None, (shutil.which(name) for name in ALERTMANAGER_NAMES)), None)
+    amtool = shutil.which("amtool")
+    return (binary, amtool) if binary and amtool else None
+
+
+@contextmanager
+def services_held_back() -> Iterator[None]:
+    """A policy-rc.d that exits 101 while apt-get runs: the package's postinst registers its
+    daemon but does not start it (invoke-rc.d honours the policy). An existing policy is kept."""
+    if POLICY_RC_D.exists():
+        yield
+        return
+    POLICY_RC_D.write_text(
+        "#!/bin/sh\n# scripts/testenv.py: no service starts during apt-get\nexit 101\n"
+    )
+    POLICY_RC_D.chmod(0o755)
+    try:
+        yield
+    finally:
+        POLICY_RC_D.unlink(missing_ok=True)
+
+
+def stop_system_alertmanager() -> None:
+    """If installing started Debian's own daemon anyway (a policy that allowed it), stop it:
+    the tests use their own instances, a stray one on 9093 only confuses."""
+    for command in (
+        ["systemctl", "stop", "prometheus-alertmanager"],
+        ["/etc/init.d/prometheus-alertmanager", "stop"],
+    ):
+        if shutil.which(command[0]) or Path(command[0]).exists():
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode == 0:
+                log("stopped the prometheus-alertmanager service the package started")
+                return
+    log("the package started prometheus-alertmanager on :9093 and it could not be stopped")
+
+
+def ensure_alertmanager() -> tuple[str, str]:
+    """(alertmanager binary, amtool), installing Debian's prometheus-alertmanager when absent."""
+    found = find_alertmanager()
+    if found:
+        return found
+    system_daemon_before = alertmanager_ready("http://127.0.0.1:9093")
+    with services_held_back():
+        apt_install("prometheus-alertmanager", "alertmanager/amtool")
+    if not system_daemon_before and alertmanager_ready("http://127.0.0.1:9093"):
+        stop_system_alertmanager()
+    found = find_alertmanager()
+    if not found:
+        raise RuntimeError(
+            "apt-get installed prometheus-alertmanager but neither "
+            f"{' nor '.join(ALERTMANAGER_NAMES)} and amtool are on PATH"
+        )
+    return found
+
+
+def alertmanager_version(binary: str) -> str:
+    """'0.25.0' from `alertmanager --version` (kingpin prints it on stdout or stderr)."""
+    result = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    words = (result.stdout + result.stderr).split()
+    return words[2] if len(words) > 2 and words[1] == "version" else "unknown"
+
+
+class AlertmanagerServer:
+    """One Alertmanager as a process on `host:port`, config and storage in `workdir`.
+    `start()` after `stop()` reuses the port and the storage (silences, notification log), as a
+    restarted production instance does. HA gossip is off: instances are independent."""
+
+    def __init__(self, binary: str, workdir: Path, host: str, port: int) -> None:
+        self.binary, self.workdir = binary, workdir
+        self.url = f"http://{host}:{port}"
+        self.address = f"{host}:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.config = workdir / "alertmanager.yml"
+        self.log_file = workdir / "alertmanager.log"
+        (workdir / "data").mkdir(parents=True, exist_ok=True)
+        if not self.config.exists():
+            self.config.write_text(ALERTMANAGER_TEST_CONFIG)
+
+    def command(self) -> list[str]:
+        return [
+            self.binary,
+            f"--config.file={self.config}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address={self.address}",
+            "--cluster.listen-address=",  # empty: no gossip, no port 9094 taken
+            "--log.level=info",
+        ]
+
+    def start(self, deadline_s: float = START_DEADLINE_S) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        with self.log_file.open("ab") as log_out:
+            self.proc = subprocess.Popen(
+                self.command(), stdout=log_out, stderr=subprocess.STDOUT, cwd=self.workdir
+            )
+        wait_until(
+            lambda: alertmanager_ready(self.url), f"Alertmanager at {self.url}",
+            deadline_s=deadline_s, proc=self.proc, log_file=self.log_file,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, f"Alertmanager at {self.url}")
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@contextmanager
+def alertmanager_service(url: str) -> Iterator[None]:
+    if alertmanager_ready(url):
+        log(f"using the Alertmanager already running at {url}")
+        yield
+        return
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 9093
+    if port_open(host, port):
+        raise RuntimeError(f"{url} is taken by something that is not a ready Alertmanager")
+    binary, _ = ensure_alertmanager()
+    with tempfile.TemporaryDirectory(prefix="dw-alertmanager-") as tmp:
+        server = AlertmanagerServer(binary, Path(tmp), host, port)
+        try:
+            server.start()
+            log(f"started Alertmanager {alertmanager_version(binary)} at {url}")
+            yield
+        finally:
+            server.stop()
+
+
+def export_alertmanager_tools() -> None:
+    """The binary and amtool for the child; instances that already ran may have been started
+    elsewhere, so a machine without them only loses the tests that need them."""
+    try:
+        binary, amtool = ensure_alertmanager()
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        log(f"no alertmanager/amtool for the tests: {error}")
+        return
+    os.environ["DISTILLWATCH_ALERTMANAGER_BIN"] = binary
+    os.environ["DISTILLWATCH_AMTOOL"] = amtool
+    os.environ["DISTILLWATCH_ALERTMANAGER_VERSION"] = alertmanager_version(binary)
 
 
 def ensure_kafka_jars() -> None:
@@ -370,6 +568,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-kafka", action="store_true", help="do not provide Kafka")
     parser.add_argument("--no-redis", action="store_true", help="do not provide Redis")
+    parser.add_argument(
+        "--no-alertmanager", action="store_true", help="do not provide Alertmanager"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command to run")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -381,6 +582,9 @@ def main(argv: list[str]) -> int:
         "DISTILLWATCH_REDIS_SENTINEL_URL", DEFAULT_REDIS_SENTINEL_URL
     )
     bootstrap = os.environ.setdefault("DISTILLWATCH_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP)
+    alertmanager_urls = split_urls(
+        os.environ.setdefault("DISTILLWATCH_ALERTMANAGER_URLS", DEFAULT_ALERTMANAGER_URLS)
+    )
     with ExitStack() as services:
         if not args.no_redis:
             services.enter_context(redis_service(redis_url))
@@ -389,6 +593,11 @@ def main(argv: list[str]) -> int:
         if not args.no_kafka:
             services.enter_context(kafka_service(bootstrap))
             os.environ["DISTILLWATCH_KAFKA_VERSION"] = kafka_version()
+        if not args.no_alertmanager and alertmanager_urls:
+            for url in alertmanager_urls:
+                services.enter_context(alertmanager_service(url))
+            os.environ["DISTILLWATCH_ALERTMANAGER_URL"] = alertmanager_urls[0]
+            export_alertmanager_tools()
         # SIGTERM from CI must unwind the ExitStack so the services stop too.
         signal.signal(signal.SIGTERM, raise_interrupt)
         try:

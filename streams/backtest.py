@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from detectors.alerts import transition_of
 from streams.replay import ReplaySummary
 
 ACCOUNTS_LISTED = 20  # on the console; --json has them all
@@ -74,8 +75,15 @@ def _quantiles(values: list[float]) -> dict[str, float | None]:
 def backtest_report(
     summary: ReplaySummary, labels: dict[str, tuple[str, str]] | None
 ) -> dict[str, Any]:
-    firing = [a for a in summary.alerts if a["status"] == "firing"]
-    alerted = {acct for alert in firing for acct in alert["subject"]["accounts"]}
+    # Pages: incidents opened. Accounts alerted: named by any firing message (a cluster's
+    # update names the accounts it gained).
+    firing = [a for a in summary.alerts if transition_of(a) == "firing"]
+    alerted = {
+        acct
+        for alert in summary.alerts
+        if alert["status"] == "firing"
+        for acct in alert["subject"]["accounts"]
+    }
     span_days = max(1 / 24, ((summary.last_event_ts or 0) - (summary.first_event_ts or 0)) / 86400)
     report: dict[str, Any] = {
         "events": summary.events,

@@ -276,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_health_args(health)
     health.set_defaults(func=run_health)
 
+    from streams.dispatcher import add_dispatch_parser
+    from streams.notify import add_notify_parser
+
+    add_notify_parser(sub)
+    add_dispatch_parser(sub)
+
     worker = sub.add_parser("worker", help="run the live Kafka worker (faust)")
     from streams.worker_args import add_worker_args
 

@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -35,15 +36,20 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def parse_config(text: str, source: str, config_dir: Path | None = None) -> DetectionConfig:
-    """Validate a main configuration file; its `rule_files` are read from `config_dir`
-    (none when it is None, as for a configuration given inline with its `rules`)."""
+def parse_yaml(text: str, source: str) -> Any:
+    """A YAML document, or a ConfigError naming the source and the line."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{source}:{where} is not valid YAML: {error}") from None
+
+
+def parse_config(text: str, source: str, config_dir: Path | None = None) -> DetectionConfig:
+    """Validate a main configuration file; its `rule_files` are read from `config_dir`
+    (none when it is None, as for a configuration given inline with its `rules`)."""
+    data = parse_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: (top level): must be a mapping of settings")
     rules: list[tuple[Rule, str]] = []

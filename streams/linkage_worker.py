@@ -6,10 +6,12 @@ them to the graph every worker shares in Redis (streams/linkage_store.py) and se
 cluster alerts that come due. Workers of one consumer group split the topic's partitions and
 still see one graph, so a campaign whose accounts land on different workers is one cluster.
 
-Delivery: a batch is applied once (the graph skips events it has applied: offsets), its alerts
-are produced and acknowledged, then the batch is acked. A crash between the graph update and the
-produce loses that report; the cluster is reported again when it grows by `linkage.growth` or
-has new members `linkage.refresh_seconds` later, naming every member (docs/linkage.md).
+Delivery: a batch is applied once (the graph skips events it has applied: offsets), its
+reports go through the alert ledger (streams/alert_ledger.py: firing, updated, resolved on the
+linkage stage's clock), its alerts are produced and acknowledged, the ledger confirmed, then
+the batch is acked. A crash between the graph update and the ledger loses that report; an
+active cluster is reported again `linkage.refresh_seconds` later, naming every member
+(docs/linkage.md).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from typing import Any
 
 from detectors.config import DetectionConfig
 from detectors.linkage import ClusterReport
+from streams.alert_ledger import AlertLedger, LedgerOutcome
 from streams.failures import RetryPolicy, retry_or_give_up
 from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES
 from streams.link_messages import LinkRecord, decode_records
 from streams.linkage_store import RedisLinkage
 from streams.metrics import Metrics
-from streams.pipeline import cluster_alerts
+from streams.pipeline import LINKAGE_SOURCE, cluster_entries, count_alerts
 from streams.topic_messages import send_alert, send_dead_letter
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class LinkageHandler:
     def __init__(
         self,
         linkage: RedisLinkage,
+        ledger: AlertLedger,
         config: Callable[[], DetectionConfig],
         alerts_topic: Any,
         dlq_topic: Any,
@@ -48,6 +52,7 @@ class LinkageHandler:
     ) -> None:
         self.dlq_max_bytes = dlq_max_bytes
         self.linkage = linkage
+        self.ledger = ledger
         self.config = config
         self.alerts_topic = alerts_topic
         self.dlq_topic = dlq_topic
@@ -65,6 +70,8 @@ class LinkageHandler:
                 records += decode_records(message.value)
             except ValueError as error:
                 letters.append((message, str(error)))
+        times = [event.ts for record in records for event in record.events]
+        clocks = {LINKAGE_SOURCE: max(times)} if times else {}
         reports: list[ClusterReport] | None = None
         attempt = 0
         while True:
@@ -73,9 +80,20 @@ class LinkageHandler:
                 if reports is None:  # applied once: a retry only re-sends
                     self.linkage.settings = config.linkage
                     reports = await self.linkage.apply(records)
+                stage = "alerts"
+                # Again on a retry: the crossings were counted, the outbox is sent again.
+                ledger = await self.ledger.process(
+                    cluster_entries(reports, config),
+                    clocks,
+                    config.alerting.hold_down_seconds,
+                    config.alerting.runbook_base_url,
+                    config.state.max_lag_seconds,
+                )
+                alerts = [message for _, message in ledger.messages]
                 stage = "produce"
-                alerts = cluster_alerts(reports, config)
                 await self._deliver(letters, alerts)
+                stage = "confirm"
+                await self._confirm(ledger)
                 break
             except asyncio.CancelledError:
                 raise
@@ -89,8 +107,12 @@ class LinkageHandler:
                 )  # fmt: skip
         self.metrics.link_records.labels(outcome="applied").inc(len(records))
         self.metrics.link_records.labels(outcome="dead_letter").inc(len(letters))
-        for alert in alerts:
-            self.metrics.alerts.labels(rule_id=alert["rule_id"], severity=alert["severity"]).inc()
+        count_alerts(self.metrics, alerts)
+        for rule_id, crossings in ledger.suppressed.items():
+            self.metrics.alerts_suppressed.labels(rule_id=rule_id).inc(crossings)
+
+    async def _confirm(self, ledger: LedgerOutcome) -> None:
+        await self.ledger.store.confirm_alerts(ledger.delivered, ledger.schedules)
 
     async def _deliver(
         self, letters: Sequence[tuple[Any, str]], alerts: list[dict[str, Any]]

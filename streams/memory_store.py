@@ -22,13 +22,11 @@ from detectors.windows import (
     window_specs,
 )
 from streams.store import (
-    COOLDOWN,
-    GRANTED,
     MAX_MODELS,
-    PENDING,
     REGISTRY_START,
-    AlertClaim,
-    ClaimResult,
+    AlertSave,
+    AlertSchedule,
+    StoredAlert,
     WindowStore,
 )
 
@@ -47,17 +45,11 @@ class _AccountState:
         return tuple(w.totals() for w in self.windows)
 
 
-@dataclass(slots=True)
-class _Claim:
-    alert_id: str
-    fired_at: float
-    sent: bool
-
-
 class MemoryWindowStore(WindowStore):
     def __init__(self) -> None:
         self._accounts: dict[str, _AccountState] = {}
-        self._claims: dict[tuple[str, str], _Claim] = {}
+        self._alerts: dict[str, StoredAlert] = {}
+        self._due: dict[str, dict[str, float]] = {}  # source -> key -> due (event time)
         self._updates_since_sweep = 0
         self._newest_ts = 0.0
         self._layout_version = ""
@@ -149,35 +141,39 @@ class MemoryWindowStore(WindowStore):
         answer[REGISTRY_START] = self._models[REGISTRY_START]
         return answer
 
-    async def claim_alerts(
-        self, claims: Sequence[AlertClaim], max_lag_seconds: int = 0
-    ) -> list[ClaimResult]:
-        results = []
-        for claim in claims:
-            key = (claim.key_tag, claim.rule_id)
-            current = self._claims.get(key)
-            if current is not None and not current.sent:
-                results.append(ClaimResult(PENDING, current.alert_id, current.fired_at))
-            elif current is not None and claim.fired_at - current.fired_at < claim.cooldown_seconds:
-                results.append(ClaimResult(COOLDOWN))
+    async def load_alerts(self, keys: Sequence[str]) -> list[StoredAlert | None]:
+        return [self._alerts.get(key) for key in keys]
+
+    async def save_alerts(self, saves: Sequence[AlertSave]) -> list[bool]:
+        written = []
+        for save in saves:
+            current = self._alerts.get(save.key)
+            version = current.version if current is not None else 0
+            if version != save.expected_version:
+                written.append(False)
+                continue
+            self._alerts[save.key] = StoredAlert(version + 1, save.doc, save.outbox)
+            written.append(True)
+        return written
+
+    async def due_alerts(self, clocks: Mapping[str, float], limit: int) -> list[str]:
+        keys: list[str] = []
+        for source, now in clocks.items():
+            scheduled = self._due.get(source, {})
+            due = sorted((at, key) for key, at in scheduled.items() if at <= now)
+            keys += [key for _, key in due[:limit]]
+        return keys
+
+    async def confirm_alerts(
+        self, delivered: Sequence[tuple[str, int]], schedules: Sequence[AlertSchedule]
+    ) -> None:
+        for key, version in delivered:
+            current = self._alerts.get(key)
+            if current is not None and current.version == version:
+                self._alerts[key] = StoredAlert(version, current.doc, b"")
+        for schedule in schedules:
+            scheduled = self._due.setdefault(schedule.source, {})
+            if schedule.due is None:
+                scheduled.pop(schedule.key, None)
             else:
-                self._claims[key] = _Claim(claim.alert_id, claim.fired_at, sent=False)
-                results.append(ClaimResult(GRANTED, claim.alert_id, claim.fired_at))
-        return results
-
-    async def pending_claims(self, keys: Sequence[tuple[str, str]]) -> list[ClaimResult | None]:
-        answer: list[ClaimResult | None] = []
-        for key in keys:
-            current = self._claims.get(key)
-            answer.append(
-                None
-                if current is None or current.sent
-                else ClaimResult(PENDING, current.alert_id, current.fired_at)
-            )
-        return answer
-
-    async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
-        for claim in claims:
-            current = self._claims.get((claim.key_tag, claim.rule_id))
-            if current is not None and current.alert_id == claim.alert_id:
-                current.sent = True
+                scheduled[schedule.key] = schedule.due

@@ -18,7 +18,8 @@ BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
 class Metrics:
     events: Counter  # labels: outcome = applied | duplicate | late | dead_letter
     dead_letters: Counter  # labels: reason
-    alerts: Counter  # labels: rule_id, severity (counted once sent)
+    alerts: Counter  # labels: rule_id, severity, transition (counted once sent)
+    alerts_suppressed: Counter  # labels: rule_id (crossings while an incident was active)
     shadow_findings: Counter  # labels: rule_id (shadow-mode rules that would have fired)
     detector_errors: Counter  # labels: rule_id (a detector raised; its rule skipped a batch)
     config_reloads: Counter  # labels: result = applied | invalid | layout_change
@@ -47,8 +48,14 @@ class Metrics:
             ),
             alerts=Counter(
                 "distillwatch_alerts_total",
-                "Alerts sent, by rule and severity",
-                ["rule_id", "severity"],
+                "Alert state changes sent, by rule, severity and transition",
+                ["rule_id", "severity", "transition"],
+                registry=registry,
+            ),
+            alerts_suppressed=Counter(
+                "distillwatch_alerts_suppressed_total",
+                "Crossings that sent nothing because their incident was active, by rule",
+                ["rule_id"],
                 registry=registry,
             ),
             shadow_findings=Counter(

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from detectors.contract import StateLayout
 from detectors.event import InferenceEvent
-from detectors.findings import Finding
 from detectors.windows import APPLIED, WindowReading
 from streams.link_messages import LinkRecord
-from streams.store import AlertClaim
+from streams.store import AlertSchedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,10 +20,20 @@ class DeadLetter:
     detail: str  # names the field, never its value
 
 
+class ShadowHit(NamedTuple):
+    """A shadow rule's incident opening: counted and reported, never sent."""
+
+    rule_id: str
+    account_id: str
+
+
 @dataclass(slots=True)
 class BatchOutcome:
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    claims: list[AlertClaim] = field(default_factory=list)  # to confirm once alerts are sent
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # state changes, in order
+    # To confirm once the alerts are produced (streams/alert_ledger.py).
+    alerts_delivered: list[tuple[str, int]] = field(default_factory=list)
+    alert_schedules: list[AlertSchedule] = field(default_factory=list)
+    suppressed: Counter[str] = field(default_factory=Counter)  # rule id -> crossings
     dead_letters: list[DeadLetter] = field(default_factory=list)
     events: list[InferenceEvent] = field(default_factory=list)
     event_indexes: list[int] = field(default_factory=list)  # each event's payload position
@@ -38,7 +48,7 @@ class BatchOutcome:
     applied: int = 0
     duplicates: int = 0
     late: int = 0
-    shadow_findings: list[Finding] = field(default_factory=list)
+    shadow_findings: list[ShadowHit] = field(default_factory=list)
     excepted: int = 0  # findings suppressed by a rule exception
     detector_errors: list[str] = field(default_factory=list)  # rule ids skipped this batch
     link_records: list[LinkRecord] = field(default_factory=list)  # for the linkage topic

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from detectors.alerts import alert_id_for, build_alert
 from detectors.config import DetectionConfig
 from detectors.contract import AccountView
 from detectors.decode import BAD_TIMESTAMP, decode_event
@@ -21,19 +20,22 @@ from detectors.errors import EventDecodeError
 from detectors.event import InferenceEvent
 from detectors.features import EventFeatures, tier_of
 from detectors.findings import SEVERITY_RANK, Finding
+from detectors.lifecycle import Crossing
 from detectors.linkage import ClusterReport, cluster_finding
 from detectors.ruleset import BoundRule, BoundRuleSet
 from detectors.stream_clock import StreamClock
 from detectors.windows import APPLIED, DUPLICATE
+from streams.alert_ledger import AlertLedger, LedgerEntry, LedgerOutcome
 from streams.link_records import by_account, link_events, one_per_event
 from streams.linkage_store import LinkageStore
 from streams.metrics import Metrics
-from streams.outcome import BatchOutcome, DeadLetter
-from streams.store import COOLDOWN, REGISTRY_START, AlertClaim, WindowStore, account_tag
+from streams.outcome import BatchOutcome, DeadLetter, ShadowHit
+from streams.store import REGISTRY_START, WindowStore, account_tag, cluster_tag
 from streams.updates import NO_SOURCE, Source, UpdateBuilder
 
 log = logging.getLogger(__name__)
 SHADOW_SUFFIX = "#shadow"
+LINKAGE_SOURCE = "linkage"  # the clock that resolves cluster incidents: the linkage stage's
 JUDGE_EVERY = 10  # an account's rules are judged at least every this many of its events
 
 
@@ -63,6 +65,7 @@ class DetectionPipeline:
         self.linkage = linkage
         self.emit_links = emit_links
         self.store = store
+        self.ledger = AlertLedger(store)
         self.metrics = metrics or Metrics.noop()
         self.record_risk = record_risk
         self.wall_clock = wall_clock  # live workers bound event time by it; replays do not
@@ -134,9 +137,8 @@ class DetectionPipeline:
             state.resend_horizon_seconds,
         )
         outcome.layout = bound.layout  # confirm_sent reports these accounts judged in it
-        findings, resend = self._detect(outcome, config)
-        await self._claim(outcome, findings, config)
-        await self._resend(outcome, resend, config)
+        crossings = self._detect(outcome, config)
+        entries = [*self._account_entries(outcome, crossings)]
         if self.linkage is not None or self.emit_links:
             linked = link_events(
                 outcome.events, outcome.readings, features, event_sources, bound.layout
@@ -145,7 +147,20 @@ class DetectionPipeline:
                 outcome.link_records = by_account(linked)
             if self.linkage is not None:
                 reports = await self.linkage.apply(one_per_event(linked))
-                outcome.alerts += cluster_alerts(reports, config)
+                entries += cluster_entries(reports, config)
+        clocks: dict[str, float] = {}
+        for stream, event in zip(outcome.event_sources, outcome.events, strict=True):
+            clocks[stream] = max(clocks.get(stream, event.timestamp), event.timestamp)
+        if self.linkage is not None and clocks:
+            clocks[LINKAGE_SOURCE] = max(clocks.values())
+        ledger = await self.ledger.process(
+            entries,
+            clocks,
+            config.alerting.hold_down_seconds,
+            config.alerting.runbook_base_url,
+            state.max_lag_seconds,
+        )
+        take_messages(outcome, ledger)
         if count:
             self.count(outcome)
         return outcome
@@ -204,10 +219,10 @@ class DetectionPipeline:
 
     def _detect(
         self, outcome: BatchOutcome, config: DetectionConfig
-    ) -> tuple[dict[str, tuple[Finding, float]], dict[str, tuple[Finding, float]]]:
-        """First finding per dedup key in the batch, and apart, the findings of redelivered
-        events: after a crash between the state write and the alert, the redelivered batch
-        must re-send the alert it claimed, never claim a new one.
+    ) -> dict[tuple[str, str], list[tuple[Finding, float]]]:
+        """Every crossing of the batch, by (subject, rule) in event order, with the crossings
+        of redelivered events: those the ledger counted already change nothing, but lead it to
+        the messages a crash left undelivered (streams/alert_ledger.py).
 
         A rule's risk is a cheap number that reaches 1.0 exactly when the rule fires (the
         contract suite holds every detector to that), so a finding, with its evidence and
@@ -221,7 +236,7 @@ class DetectionPipeline:
         # same stream must give the same alerts): after each of its events while it is light
         # (at most JUDGE_EVERY requests in the shortest window), then after every JUDGE_EVERY-th
         # request counted in the longest window. A redelivered batch re-judges each account once,
-        # on its state, only to re-send an alert it claimed and never confirmed (`_claim`).
+        # on its state, only to lead the ledger to messages it never confirmed delivered.
         windows = layout.windows
         shortest = min(range(len(windows)), key=lambda w: windows[w][1])
         longest = max(range(len(windows)), key=lambda w: windows[w][1])
@@ -244,22 +259,23 @@ class DetectionPipeline:
                 redelivered[event.account_id] = index
             else:
                 outcome.late += 1
-        findings: dict[str, tuple[Finding, float]] = {}
-        self._judge(outcome, judged, findings, config, record=self.record_risk)
-        resend: dict[str, tuple[Finding, float]] = {}
-        self._judge(outcome, sorted(redelivered.values()), resend, config, record=False)
-        return findings, {k: v for k, v in resend.items() if k not in findings}
+        crossings: dict[tuple[str, str], list[tuple[Finding, float]]] = {}
+        self._judge(outcome, sorted(redelivered.values()), crossings, config, record=False)
+        self._judge(outcome, judged, crossings, config, record=self.record_risk)
+        return crossings
 
     def _judge(
         self,
         outcome: BatchOutcome,
         positions: Sequence[int],
-        findings: dict[str, tuple[Finding, float]],
+        crossings: dict[tuple[str, str], list[tuple[Finding, float]]],
         config: DetectionConfig,
         *,
         record: bool,
     ) -> None:
-        """Run the rules at these events; the first finding per dedup key goes to `findings`."""
+        """Run the rules at these events; each finding goes to `crossings` under its subject
+        and its ledger rule (a shadow rule keeps its own ledger: promoting it to alert must
+        not find its subjects' incidents open from when it was only watching)."""
         bound = config.bound
         layout = bound.layout
         rules = bound.rules
@@ -285,10 +301,13 @@ class DetectionPipeline:
                     continue
                 if finding is None:
                     outcome.excepted += 1
-                elif finding.dedup_key not in findings and (
-                    finding.shadow or SEVERITY_RANK[finding.severity] >= min_rank
-                ):
-                    findings[finding.dedup_key] = (finding, round(event.timestamp, 6))
+                elif finding.shadow or SEVERITY_RANK[finding.severity] >= min_rank:
+                    rule_key = (
+                        finding.rule_id + SHADOW_SUFFIX if finding.shadow else finding.rule_id
+                    )
+                    crossings.setdefault((finding.account_id, rule_key), []).append(
+                        (finding, round(event.timestamp, 6))
+                    )
             if record:
                 outcome.risk_events.append(event)
                 outcome.rule_risks.append(tuple(risks))
@@ -324,80 +343,30 @@ class DetectionPipeline:
             runbook_url=rule.runbook,
         )
 
-    async def _claim(
-        self,
-        outcome: BatchOutcome,
-        findings: dict[str, tuple[Finding, float]],
-        config: DetectionConfig,
-    ) -> None:
-        if not findings:
-            return
-        claims = [
-            AlertClaim(
-                account_tag(f.account_id),
-                # Shadow findings keep their own ledger: promoting a rule to alert must not find
-                # its accounts already "in cooldown" from when it was only watching.
-                f.rule_id + SHADOW_SUFFIX if f.shadow else f.rule_id,
-                alert_id_for(f.dedup_key, ts),
-                ts,
-                config.alerting.cooldown_seconds,
-            )
-            for f, ts in findings.values()
-        ]
-        results = await self.store.claim_alerts(claims, config.state.max_lag_seconds)
-        for (finding, _), claim, result in zip(findings.values(), claims, results, strict=True):
-            if result.outcome == COOLDOWN or result.fired_at is None or result.alert_id is None:
-                continue
-            outcome.claims.append(
-                AlertClaim(
-                    claim.key_tag,
-                    claim.rule_id,
-                    result.alert_id,
-                    result.fired_at,
-                    claim.cooldown_seconds,
+    @staticmethod
+    def _account_entries(
+        outcome: BatchOutcome, crossings: dict[tuple[str, str], list[tuple[Finding, float]]]
+    ) -> list[LedgerEntry]:
+        """One ledger entry per (account, rule) that crossed; an account's incidents resolve on
+        the clock of the partition its events come from."""
+        if not crossings:
+            return []
+        source_of = {
+            event.account_id: source
+            for event, source in zip(outcome.events, outcome.event_sources, strict=True)
+        }
+        entries = []
+        for (account_id, rule_key), found in crossings.items():
+            found.sort(key=lambda item: item[1])
+            entries.append(
+                LedgerEntry(
+                    account_tag(account_id),
+                    rule_key,
+                    source_of.get(account_id, ""),
+                    tuple(Crossing(finding, at) for finding, at in found),
                 )
             )
-            # GRANTED: this finding's alert. PENDING: an earlier claim never confirmed as sent;
-            # re-emit it under its own alert_id and time so sinks deduplicate the retry.
-            self._emit(outcome, finding, result.alert_id, result.fired_at, config)
-
-    @staticmethod
-    def _emit(
-        outcome: BatchOutcome,
-        finding: Finding,
-        alert_id: str,
-        fired_at: float,
-        config: DetectionConfig,
-    ) -> None:
-        """A claimed finding: counted (shadow rules) or its alert under the claim's id and time."""
-        if finding.shadow:
-            outcome.shadow_findings.append(finding)
-            return
-        alert = build_alert(finding, fired_at, config.alerting.runbook_base_url)
-        alert["alert_id"] = alert_id
-        outcome.alerts.append(alert)
-
-    async def _resend(
-        self,
-        outcome: BatchOutcome,
-        findings: dict[str, tuple[Finding, float]],
-        config: DetectionConfig,
-    ) -> None:
-        """Re-send the alerts of redelivered events that were claimed and never confirmed, under
-        their first alert_id and time; a redelivery never claims a new alert."""
-        if not findings:
-            return
-        keys = [
-            (account_tag(f.account_id), f.rule_id + SHADOW_SUFFIX if f.shadow else f.rule_id)
-            for f, _ in findings.values()
-        ]
-        pending = await self.store.pending_claims(keys)
-        cooldown = config.alerting.cooldown_seconds
-        for (finding, _), key, claim in zip(findings.values(), keys, pending, strict=True):
-            if claim is None or claim.alert_id is None or claim.fired_at is None:
-                continue
-            outcome.claims.append(AlertClaim(*key, claim.alert_id, claim.fired_at, cooldown))
-            self._emit(outcome, finding, claim.alert_id, claim.fired_at, config)
+        return entries
 
     def count(self, outcome: BatchOutcome) -> None:
         """Add a batch's outcome to the metrics (once per batch)."""
@@ -408,17 +377,19 @@ class DetectionPipeline:
         m.events.labels(outcome="dead_letter").inc(len(outcome.dead_letters))
         for letter in outcome.dead_letters:
             m.dead_letters.labels(reason=letter.reason).inc()
-        for finding in outcome.shadow_findings:
-            m.shadow_findings.labels(rule_id=finding.rule_id).inc()
+        for hit in outcome.shadow_findings:
+            m.shadow_findings.labels(rule_id=hit.rule_id).inc()
         for rule_id in outcome.detector_errors:
             m.detector_errors.labels(rule_id=rule_id).inc()
+        for rule_id, crossings in outcome.suppressed.items():
+            m.alerts_suppressed.labels(rule_id=rule_id).inc(crossings)
 
     async def confirm_sent(self, outcome: BatchOutcome) -> None:
         """Call after every alert and link record of the batch reached its sinks. Until then
-        the store keeps the state the batch started from: a crash before this point, and the
-        batch comes back judged as the first time, with the same alerts and link records
-        (streams/store.py)."""
-        await self.store.confirm_sent(outcome.claims)
+        the store keeps the state the batch started from and the ledger its messages: a crash
+        before this point, and the batch comes back judged as the first time, with the same
+        alerts and link records (streams/store.py, streams/alert_ledger.py)."""
+        await self.store.confirm_alerts(outcome.alerts_delivered, outcome.alert_schedules)
         if outcome.layout is not None:
             await self.store.judged(outcome.applied_accounts(), outcome.layout)
         stamps: dict[str, list[float]] = {}
@@ -426,21 +397,50 @@ class DetectionPipeline:
             stamps.setdefault(source, []).append(event.timestamp)
         for source, times in stamps.items():
             self.clocks.setdefault(source, StreamClock()).commit(times)
-        for alert in outcome.alerts:
-            self.metrics.alerts.labels(rule_id=alert["rule_id"], severity=alert["severity"]).inc()
+        count_alerts(self.metrics, outcome.alerts)
 
 
-def cluster_alerts(
-    reports: Sequence[ClusterReport], config: DetectionConfig
-) -> list[dict[str, Any]]:
-    """The alerts of cluster reports at or above the minimum severity: the first when a
-    cluster qualifies, then again (same dedup_key: an update) as it grows."""
+def count_alerts(metrics: Metrics, alerts: Sequence[dict[str, Any]]) -> None:
+    for alert in alerts:
+        metrics.alerts.labels(
+            rule_id=alert["rule_id"],
+            severity=alert["severity"],
+            transition=alert.get("transition", alert["status"]),
+        ).inc()
+
+
+def take_messages(outcome: BatchOutcome, ledger: LedgerOutcome) -> None:
+    """The ledger's messages into the outcome: alerts, and shadow rules' firings (counted,
+    never sent); what to confirm once they are delivered."""
+    for rule_key, message in ledger.messages:
+        if not rule_key.endswith(SHADOW_SUFFIX):
+            outcome.alerts.append(message)
+        elif message["transition"] == "firing":
+            outcome.shadow_findings.append(
+                ShadowHit(message["rule_id"], message["subject"]["accounts"][0])
+            )
+    outcome.alerts_delivered += ledger.delivered
+    outcome.alert_schedules += ledger.schedules
+    outcome.suppressed.update(
+        {rule: n for rule, n in ledger.suppressed.items() if not rule.endswith(SHADOW_SUFFIX)}
+    )
+
+
+def cluster_entries(reports: Sequence[ClusterReport], config: DetectionConfig) -> list[LedgerEntry]:
+    """The ledger entries of cluster reports at or above the minimum severity: a cluster's
+    first report fires, a later one that names more accounts (or rises in severity) updates
+    the incident, any other refreshes it; it resolves on the linkage stage's clock."""
     min_rank = SEVERITY_RANK[config.alerting.min_severity]
-    alerts = []
+    entries = []
     for report in reports:
         finding = cluster_finding(report, config.linkage)
-        if SEVERITY_RANK[finding.severity] >= min_rank:
-            alerts.append(
-                build_alert(finding, round(report.at, 6), config.alerting.runbook_base_url)
+        if SEVERITY_RANK[finding.severity] >= min_rank and finding.cluster_id is not None:
+            entries.append(
+                LedgerEntry(
+                    cluster_tag(finding.cluster_id),
+                    finding.rule_id,
+                    LINKAGE_SOURCE,
+                    (Crossing(finding, round(report.at, 6)),),
+                )
             )
-    return alerts
+    return entries

@@ -8,8 +8,13 @@ Keys for account `acct_42`, prefix `dw`, layout version `3f9a1c2e`:
   dw:{acct:acct_42}:L3f9a1c2e:pending     string  while a batch's events are applied and not yet
                                                   judged: the state before it, to start that
                                                   batch again from if it comes back (a crash
-                                                  between the state write and the claims)
-  dw:{acct:acct_42}:alert:<rule id>       hash    id, ts, sent (alert ledger; not versioned)
+                                                  between the state write and the alert ledger)
+  dw:{acct:acct_42}:alert:<rule id>       hash    v, doc, out: the alert ledger entry (version,
+                                                  incident state, undelivered messages;
+                                                  streams/alert_ledger.py); clusters' under
+                                                  dw:{cluster:<id>}:alert:hydra_cluster
+  dw:{due:<source>}:alerts                zset    ledger keys by the event time their incident
+                                                  resolves, per source stream
   dw:models                               hash    model -> earliest event time (the registry)
 The layout version (detectors/contract.py `StateLayout.version`) changes with the measures
 and windows, so a new layout starts fresh keys and old ones expire unread.
@@ -37,10 +42,10 @@ from detectors.contract import BIN_KEY_STRIDE, StateLayout
 from detectors.windows import WindowReading, WindowUpdate, window_specs
 from streams.redis_connect import AsyncClient, connect_async
 from streams.store import (
-    PENDING,
     REGISTRY_START,
-    AlertClaim,
-    ClaimResult,
+    AlertSave,
+    AlertSchedule,
+    StoredAlert,
     WindowStore,
     account_tag,
 )
@@ -51,15 +56,12 @@ def _lua(name: str) -> str:
 
 
 class RedisWindowStore(WindowStore):
-    def __init__(
-        self, client: AsyncClient, key_prefix: str = "dw", claim_ttl_seconds: int = 7 * 86400
-    ) -> None:
+    def __init__(self, client: AsyncClient, key_prefix: str = "dw") -> None:
         self._redis = client
         self._prefix = key_prefix
-        self._claim_ttl = claim_ttl_seconds
         self._sources = {
             name: _lua(f"{name}.lua")
-            for name in ("window_apply", "alert_claim", "alert_confirm", "models_note")
+            for name in ("window_apply", "alert_save", "alert_confirm", "models_note")
         }
         self._shas: dict[str, str] = {}
 
@@ -104,12 +106,6 @@ class RedisWindowStore(WindowStore):
         """The account's state and its pending judgement (streams/lua/window_apply.lua)."""
         base = f"{self._prefix}:{{{account_tag(account_id)}}}:L{layout.version}"
         return [f"{base}:state", f"{base}:pending"]
-
-    def claim_key(self, claim: AlertClaim) -> str:
-        return self._claim_key(claim.key_tag, claim.rule_id)
-
-    def _claim_key(self, key_tag: str, rule_id: str) -> str:
-        return f"{self._prefix}:{{{key_tag}}}:alert:{rule_id}"
 
     async def apply(
         self,
@@ -187,59 +183,61 @@ class RedisWindowStore(WindowStore):
         values = [float(v) for v in reply]
         return {**dict(zip(seen, values, strict=False)), REGISTRY_START: values[-1]}
 
-    async def claim_alerts(
-        self, claims: Sequence[AlertClaim], max_lag_seconds: int = 0
-    ) -> list[ClaimResult]:
-        if not claims:
-            return []
-        calls: list[tuple[str, list[str], list[int | float | str]]] = [
-            (
-                "alert_claim",
-                [self.claim_key(claim)],
-                [
-                    claim.alert_id,
-                    f"{claim.fired_at:.6f}",
-                    claim.cooldown_seconds,
-                    max(self._claim_ttl, claim.cooldown_seconds) + max_lag_seconds,
-                ],
-            )
-            for claim in claims
-        ]
-        results = []
-        for outcome, alert_id, fired_at in await self._run(calls):
-            outcome_text = outcome.decode() if isinstance(outcome, bytes) else str(outcome)
-            if outcome_text == "cooldown":
-                results.append(ClaimResult(outcome_text))
-            else:
-                results.append(
-                    ClaimResult(
-                        outcome_text,
-                        alert_id.decode() if isinstance(alert_id, bytes) else str(alert_id),
-                        float(fired_at),
-                    )
-                )
-        return results
+    def alert_key(self, key_tag: str, rule_id: str) -> str:
+        return f"{self._prefix}:{super().alert_key(key_tag, rule_id)}"
 
-    async def pending_claims(self, keys: Sequence[tuple[str, str]]) -> list[ClaimResult | None]:
+    def _due_key(self, source: str) -> str:
+        return f"{self._prefix}:{{due:{source}}}:alerts"
+
+    async def load_alerts(self, keys: Sequence[str]) -> list[StoredAlert | None]:
         if not keys:
             return []
         pipe = self._pipeline()
-        for tag, rule_id in keys:
-            pipe.hmget(self._claim_key(tag, rule_id), ["id", "ts", "sent"])
-        answer: list[ClaimResult | None] = []
-        for alert_id, fired_at, sent in await pipe.execute():
-            if alert_id is None or sent == b"1":
-                answer.append(None)
-            else:
-                answer.append(ClaimResult(PENDING, alert_id.decode(), float(fired_at)))
-        return answer
+        for key in keys:
+            pipe.hmget(key, ["v", "doc", "out"])
+        return [
+            None if version is None or doc is None else StoredAlert(int(version), doc, out or b"")
+            for version, doc, out in await pipe.execute()
+        ]
 
-    async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
-        if not claims:
-            return
-        await self._run(
-            [("alert_confirm", [self.claim_key(claim)], [claim.alert_id]) for claim in claims]
+    async def save_alerts(self, saves: Sequence[AlertSave]) -> list[bool]:
+        if not saves:
+            return []
+        replies = await self._run(
+            [
+                (
+                    "alert_save",
+                    [save.key],
+                    [save.expected_version, save.doc, save.outbox, save.ttl_seconds],
+                )
+                for save in saves
+            ]
         )
+        return [int(reply) == 1 for reply in replies]
+
+    async def due_alerts(self, clocks: Mapping[str, float], limit: int) -> list[str]:
+        if not clocks:
+            return []
+        pipe = self._pipeline()
+        for source, now in clocks.items():
+            pipe.zrangebyscore(self._due_key(source), "-inf", repr(now), start=0, num=limit)
+        return [key.decode() for keys in await pipe.execute() for key in keys]
+
+    async def confirm_alerts(
+        self, delivered: Sequence[tuple[str, int]], schedules: Sequence[AlertSchedule]
+    ) -> None:
+        if delivered:
+            await self._run([("alert_confirm", [key], [version]) for key, version in delivered])
+        if schedules:
+            # Hints, not state: the ledger reads the entry before acting on one, so a schedule
+            # written apart from the entry (another slot) can never be wrong, only late.
+            pipe = self._pipeline()
+            for schedule in schedules:
+                if schedule.due is None:
+                    pipe.zrem(self._due_key(schedule.source), schedule.key)
+                else:
+                    pipe.zadd(self._due_key(schedule.source), {schedule.key: schedule.due})
+            await pipe.execute()
 
     async def close(self) -> None:
         await self._redis.aclose()

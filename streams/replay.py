@@ -13,12 +13,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from detectors.alerts import changed_at
 from detectors.windows import APPLIED
 from streams.outcome import BatchOutcome
 from streams.pipeline import DetectionPipeline
@@ -62,7 +62,9 @@ class ReplaySummary:
             self.shadow_accounts.setdefault(finding.rule_id, set()).add(finding.account_id)
         alert_times: dict[str, float] = {}
         for alert in outcome.alerts:
-            fired = datetime.fromisoformat(alert["fired_at"]).timestamp()
+            if alert["status"] != "firing":
+                continue
+            fired = changed_at(alert)
             for account in alert["subject"]["accounts"]:
                 if account not in self.first_alert:
                     alert_times[account] = min(fired, alert_times.get(account, fired))

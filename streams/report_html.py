@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from detectors.alerts import changed_at, transition_of
 from detectors.config import DetectionConfig
 from streams.backtest import accounts_by_family
 from streams.replay import ReplaySummary
@@ -153,11 +154,12 @@ SEVERITY_COLOURS = {
 
 
 def alert_load(alerts: Sequence[dict[str, Any]], first_ts: float, last_ts: float) -> str:
-    """Firing alerts per hour of event time, stacked by severity: what on-call would see."""
+    """Pages (incidents opened) per hour of event time, stacked by severity: what on-call would
+    see."""
     hours = max(1, int((last_ts - first_ts) // 3600) + 1)
     counts = {severity: [0] * hours for severity in SEVERITY_COLOURS}
     for alert in alerts:
-        fired = datetime.fromisoformat(alert["fired_at"]).timestamp()
+        fired = changed_at(alert)
         hour = min(hours - 1, max(0, int((fired - first_ts) // 3600)))
         counts[alert["severity"]][hour] += 1
     figure, ax = plt.subplots(figsize=(11, 2.4), constrained_layout=True)
@@ -187,7 +189,9 @@ def cluster_growth(
         subject = alert["subject"]
         if subject["kind"] != "cluster":
             continue
-        hours = (datetime.fromisoformat(alert["fired_at"]).timestamp() - first_ts) / 3600
+        if alert["status"] != "firing":
+            continue
+        hours = (changed_at(alert) - first_ts) / 3600
         members[subject["cluster_id"]].update(subject["accounts"])
         named[subject["cluster_id"]].append((hours, len(members[subject["cluster_id"]])))
     if not named:
@@ -301,10 +305,10 @@ def render_report(
     if trace is None:
         raise ValueError("the HTML report needs a replay that recorded risk (record_risk=True)")
     figures: dict[str, str] = {}
-    firing = [a for a in summary.alerts if a["status"] == "firing"]
+    firing = [a for a in summary.alerts if transition_of(a) == "firing"]
     if summary.first_event_ts is not None and summary.last_event_ts is not None:
         figures["alert_load"] = alert_load(firing, summary.first_event_ts, summary.last_event_ts)
-        growth = cluster_growth(firing, summary.first_event_ts, labels)
+        growth = cluster_growth(summary.alerts, summary.first_event_ts, labels)
         if growth is not None:
             figures["cluster_growth"] = growth
     if labels:
@@ -342,5 +346,5 @@ def render_report(
         config_source=config_source,
         rules=_rule_settings(config),
         windows={name: w.seconds for name, w in config.windows.items()},
-        cooldown_seconds=config.alerting.cooldown_seconds,
+        hold_down_seconds=config.alerting.hold_down_seconds,
     )

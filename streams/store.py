@@ -3,11 +3,11 @@
 Two implementations honour it with identical results (`tests/conformance`): the Redis store
 (live, shared by all workers) and the in-memory store (embedded replay and backtest).
 
-Alert ledger: a claim per (rule, subject) holds `alert_id`, `fired_at` and whether the alert
-was sent. A new finding is granted when no claim is active within the cooldown. A claim that
-was granted but never confirmed as sent (the worker died between claiming and producing) is
-handed back as *pending* on the next finding, so the redelivered batch re-emits the same alert
-(same `alert_id`) instead of losing it to the cooldown.
+Alert ledger (streams/alert_ledger.py decides, detectors/lifecycle.py says how): per (rule,
+subject) one entry: a versioned document (the incident's state) and its outbox, the messages
+not yet confirmed delivered. A save is a compare-and-set on the version; delivery confirmed,
+the outbox is cleared if the version is still the one delivered. Active incidents are
+scheduled per source stream at the event time they resolve unless crossed again.
 """
 
 from __future__ import annotations
@@ -21,29 +21,37 @@ from detectors.windows import WindowReading, WindowUpdate
 
 REGISTRY_START = ""  # key of the model registry's own start time (no model is named "")
 MAX_MODELS = 10_000  # model names come from the gateway: the registry stops growing here
-GRANTED = "granted"
-PENDING = "pending"
-COOLDOWN = "cooldown"
 
 
 @dataclass(frozen=True, slots=True)
-class AlertClaim:
-    key_tag: str  # hash tag of the subject, e.g. "acct:acct_42"
-    rule_id: str
-    alert_id: str
-    fired_at: float  # event time
-    cooldown_seconds: int
+class StoredAlert:
+    version: int  # 0: never saved
+    doc: bytes  # the ledger's encoding of the incident state
+    outbox: bytes  # its undelivered messages (the ledger's encoding), b"" when none
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimResult:
-    outcome: str  # GRANTED, PENDING or COOLDOWN
-    alert_id: str | None = None  # for GRANTED and PENDING: the alert to emit
-    fired_at: float | None = None
+class AlertSave:
+    key: str  # from WindowStore.alert_key
+    expected_version: int  # the version it was loaded at (0: absent)
+    doc: bytes
+    outbox: bytes
+    ttl_seconds: int  # wall-clock expiry, refreshed by each save
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSchedule:
+    source: str  # the stream whose clock resolves it
+    key: str
+    due: float | None  # event time to look at it again; None: no longer scheduled
 
 
 def account_tag(account_id: str) -> str:
     return f"acct:{account_id}"
+
+
+def cluster_tag(cluster_id: str) -> str:
+    return f"cluster:{cluster_id}"
 
 
 class WindowStore(abc.ABC):
@@ -72,7 +80,7 @@ class WindowStore(abc.ABC):
         Judged once: a store whose state outlives the process keeps, per account, the state
         an apply started from until `judged` is called for the account. An apply holding the
         first update that apply counted (same key, source and offset) is its redelivery,
-        after a crash between the state write and the alert claims: it starts again from the
+        after a crash between the state write and the alert ledger: it starts again from the
         kept state, so its updates read APPLIED with the totals of the first time, and are
         judged exactly as they would have been. (The in-memory store dies with its process:
         nothing to keep.)"""
@@ -87,21 +95,31 @@ class WindowStore(abc.ABC):
         time in this batch) and return the earliest known for each, plus, under the key
         REGISTRY_START, the earliest event time of any model: when the registry began."""
 
-    @abc.abstractmethod
-    async def claim_alerts(
-        self, claims: Sequence[AlertClaim], max_lag_seconds: int = 0
-    ) -> list[ClaimResult]:
-        """Check-and-set the cooldown of each claim, in order (kept `max_lag_seconds` longer
-        than the cooldown needs, as `apply` keeps windows)."""
+    def alert_key(self, key_tag: str, rule_id: str) -> str:
+        """Where the ledger entry of (subject, rule) lives; `key_tag` from `account_tag` or
+        `cluster_tag`."""
+        return f"{{{key_tag}}}:alert:{rule_id}"
 
     @abc.abstractmethod
-    async def pending_claims(self, keys: Sequence[tuple[str, str]]) -> list[ClaimResult | None]:
-        """For each (key_tag, rule_id): its claim if granted and never confirmed as sent
-        (outcome PENDING), else None. Reads only."""
+    async def load_alerts(self, keys: Sequence[str]) -> list[StoredAlert | None]:
+        """The ledger entries of these keys (None: absent or expired)."""
 
     @abc.abstractmethod
-    async def confirm_sent(self, claims: Sequence[AlertClaim]) -> None:
-        """Record that these alerts reached every sink."""
+    async def save_alerts(self, saves: Sequence[AlertSave]) -> list[bool]:
+        """Compare-and-set each entry: written (version + 1) only if its version is still the
+        expected one; False for an entry another writer changed since it was loaded."""
+
+    @abc.abstractmethod
+    async def due_alerts(self, clocks: Mapping[str, float], limit: int) -> list[str]:
+        """Keys scheduled, per source, at or before that source's clock (at most `limit` per
+        source, earliest first)."""
+
+    @abc.abstractmethod
+    async def confirm_alerts(
+        self, delivered: Sequence[tuple[str, int]], schedules: Sequence[AlertSchedule]
+    ) -> None:
+        """`delivered`: (key, version) whose outbox reached the alerts topic: cleared unless
+        saved again since. Then set or drop each schedule."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections."""

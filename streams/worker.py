@@ -2,15 +2,17 @@
 
 Delivery contract (at-least-once, idempotent):
   1. take a batch without acking (`stream.noack_take`);
-  2. run the pipeline: one Redis round trip for the windows, one to claim alerts when they
-     fire, one to report the batch judged (streams/lua/window_apply.lua, pending judgement);
+  2. run the pipeline: one Redis round trip for the windows, one for the incidents due, and two
+     more for the alert ledger when rules cross (streams/alert_ledger.py);
+     after delivery, one to report the batch judged (window_apply.lua, pending judgement);
   3. produce dead letters and alerts and wait for the broker's acknowledgement;
   4. confirm the alerts as sent in the ledger;
   5. only then ack the events, so faust commits their offsets.
 A failure anywhere retries the whole batch with backoff; the partition waits (backpressure)
 rather than skipping. Re-running a batch is safe: a batch not yet judged is applied again
 from the state it started from (the same readings, so the same alerts); a judged one comes back
-as duplicates, and an alert claimed but not confirmed is re-emitted under the same alert_id.
+as duplicates, and an alert saved in the ledger but not confirmed is re-emitted under the same
+alert_id (streams/alert_ledger.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import faust
 import redis
 from prometheus_client import REGISTRY, start_http_server
 
+from streams.alert_ledger import AlertLedger
 from streams.config_loader import ConfigWatcher
 from streams.failures import RetryPolicy, retry_or_give_up
 from streams.faust_patches import guard_uncommitted_gaps
@@ -209,6 +212,7 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
     if linking:
         linker = LinkageHandler(
             RedisLinkage(connect_async(args.redis), watcher.current.linkage, key_prefix=prefix),
+            AlertLedger(store),
             lambda: watcher.current,
             alerts_topic,
             dlq_topic,

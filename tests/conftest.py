@@ -1,4 +1,5 @@
-"""Service fixtures: the real Redis and Kafka that `make test` starts (scripts/testenv.py).
+"""Service fixtures: the real Redis, Kafka and Alertmanagers that `make test` starts
+(scripts/testenv.py).
 
 Locally a missing service skips its tests with the reason; with CI=true it fails them.
 """
@@ -6,6 +7,7 @@ Locally a missing service skips its tests with the reason; with CI=true it fails
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +29,9 @@ REDIS_SENTINEL_URL = os.environ.get(
     "DISTILLWATCH_REDIS_SENTINEL_URL", testenv.DEFAULT_REDIS_SENTINEL_URL
 )
 KAFKA_BOOTSTRAP = os.environ.get("DISTILLWATCH_KAFKA_BOOTSTRAP", testenv.DEFAULT_KAFKA_BOOTSTRAP)
+ALERTMANAGER_URLS = testenv.split_urls(
+    os.environ.get("DISTILLWATCH_ALERTMANAGER_URLS", testenv.DEFAULT_ALERTMANAGER_URLS)
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -89,3 +94,42 @@ def kafka_bootstrap() -> Iterator[str]:
     version = os.environ.get("DISTILLWATCH_KAFKA_VERSION", "unknown")
     print(f"\n[tests] Kafka broker at {KAFKA_BOOTSTRAP}, Apache Kafka {version}", file=sys.stderr)
     yield KAFKA_BOOTSTRAP
+
+
+@pytest.fixture(scope="session")
+def alertmanager_urls() -> list[str]:
+    """Every Alertmanager instance `make test` provides (two, independent: distillwatch sends
+    each alert to all of them), each answering `GET /-/ready`."""
+    if len(ALERTMANAGER_URLS) < 2:
+        unavailable("a second Alertmanager", f"DISTILLWATCH_ALERTMANAGER_URLS={ALERTMANAGER_URLS}")
+    down = [url for url in ALERTMANAGER_URLS if not testenv.alertmanager_ready(url, timeout_s=2.0)]
+    if down:
+        unavailable("Alertmanager", ", ".join(down))
+    version = os.environ.get("DISTILLWATCH_ALERTMANAGER_VERSION", "unknown")
+    print(f"\n[tests] Alertmanager {version} at {', '.join(ALERTMANAGER_URLS)}", file=sys.stderr)
+    return list(ALERTMANAGER_URLS)
+
+
+@pytest.fixture(scope="session")
+def alertmanager_url(alertmanager_urls: list[str]) -> str:
+    """The first instance (`DISTILLWATCH_ALERTMANAGER_URL` in scripts/testenv.py)."""
+    return alertmanager_urls[0]
+
+
+def installed(tool: str, variable: str, names: tuple[str, ...]) -> str:
+    found = os.environ.get(variable) or next(filter(None, map(shutil.which, names)), None)
+    if not found or not os.access(found, os.X_OK):
+        unavailable(tool, f"{variable} unset and {' / '.join(names)} not on PATH")
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="session")
+def amtool_path() -> str:
+    return installed("amtool", "DISTILLWATCH_AMTOOL", ("amtool",))
+
+
+@pytest.fixture(scope="session")
+def alertmanager_bin() -> str:
+    """The binary tests start their own instances with (tests/alertmanager_process.py)."""
+    return installed("alertmanager", "DISTILLWATCH_ALERTMANAGER_BIN", testenv.ALERTMANAGER_NAMES)

@@ -219,7 +219,7 @@ end
 
 local function due(c)
   local size = c[2]
-  if size < min_members or size == c[8] then return false end
+  if size < min_members then return false end
   if c[4] < min_share * c[3] then return false end
   if c[8] == 0 then return true end
   return size >= c[8] * growth or c[7] - c[9] >= refresh

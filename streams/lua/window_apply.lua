@@ -22,7 +22,7 @@
 --
 -- A call is undone when its batch comes again before the worker reported it judged: the rules
 -- judge each event on the totals right after it, and a batch interrupted between this write
--- and the alert claim (a worker killed, Redis gone a moment) would otherwise come back as
+-- and the alert ledger (a worker killed, Redis gone a moment) would otherwise come back as
 -- duplicates, its alerts moved to later events or lost. So a call that applies events keeps
 -- the state it started from under KEYS[2] ("pending judgement": first applied event's key,
 -- source, offset, and the previous document), and the worker deletes it once what the batch

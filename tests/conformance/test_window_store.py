@@ -17,12 +17,11 @@ from streams.memory_store import MemoryWindowStore
 from streams.redis_connect import AsyncClient, connect_async
 from streams.redis_store import RedisWindowStore
 from streams.store import (
-    COOLDOWN,
-    GRANTED,
     MAX_MODELS,
-    PENDING,
     REGISTRY_START,
-    AlertClaim,
+    AlertSave,
+    AlertSchedule,
+    StoredAlert,
     WindowStore,
 )
 
@@ -147,19 +146,41 @@ async def test_duplicates_and_late_events_change_nothing(make_store: StoreFactor
     assert readings[2].totals[1] == (2, 20, 40, 2, 0, 0, 0, 0)
 
 
-async def test_alert_claims_cooldown_and_pending(make_store: StoreFactory) -> None:
+async def test_alert_ledger_entries_are_compare_and_set(make_store: StoreFactory) -> None:
+    """Two writers that loaded the same version: the second save is refused, never lost
+    silently; the outbox stays until its version is confirmed delivered."""
     store = make_store()
-    first = AlertClaim("acct:a", "rule", "id-1", T0, 3600)
-    assert [r.outcome for r in await store.claim_alerts([first])] == [GRANTED]
-    retry = AlertClaim("acct:a", "rule", "id-2", T0 + 10, 3600)
-    pending = (await store.claim_alerts([retry]))[0]
-    assert (pending.outcome, pending.alert_id, pending.fired_at) == (PENDING, "id-1", T0)
-    await store.confirm_sent([first])
-    assert (await store.claim_alerts([retry]))[0].outcome == COOLDOWN
-    after = AlertClaim("acct:a", "rule", "id-3", T0 + 3600, 3600)
-    assert (await store.claim_alerts([after]))[0].outcome == GRANTED
-    other = AlertClaim("acct:b", "rule", "id-4", T0 + 10, 3600)
-    assert (await store.claim_alerts([other]))[0].outcome == GRANTED
+    key = store.alert_key("acct:a", "rule")
+    assert await store.load_alerts([key]) == [None]
+    assert await store.save_alerts([AlertSave(key, 0, b"doc-1", b"out-1", 600)]) == [True]
+    assert await store.save_alerts([AlertSave(key, 0, b"doc-x", b"", 600)]) == [False]
+    assert await store.load_alerts([key]) == [StoredAlert(1, b"doc-1", b"out-1")]
+    await store.confirm_alerts([(key, 0)], [])  # a stale confirmation clears nothing
+    assert await store.load_alerts([key]) == [StoredAlert(1, b"doc-1", b"out-1")]
+    assert await store.save_alerts([AlertSave(key, 1, b"doc-2", b"out-2", 600)]) == [True]
+    await store.confirm_alerts([(key, 1)], [])  # delivered version 1: version 2 is newer
+    assert await store.load_alerts([key]) == [StoredAlert(2, b"doc-2", b"out-2")]
+    await store.confirm_alerts([(key, 2)], [])
+    other = store.alert_key("acct:b", "rule")
+    assert await store.load_alerts([key, other]) == [StoredAlert(2, b"doc-2", b""), None]
+
+
+async def test_alert_schedules_answer_by_source_clock(make_store: StoreFactory) -> None:
+    store = make_store()
+    a, b, c = (store.alert_key(f"acct:{x}", "rule") for x in "abc")
+    await store.confirm_alerts(
+        [],
+        [
+            AlertSchedule("p:0", a, T0 + 100),
+            AlertSchedule("p:0", b, T0 + 50),
+            AlertSchedule("p:1", c, T0 + 10),
+        ],
+    )
+    assert await store.due_alerts({"p:0": T0 + 99}, 10) == [b]
+    assert await store.due_alerts({"p:0": T0 + 100, "p:1": T0 + 9}, 10) == [b, a]
+    assert await store.due_alerts({"p:0": T0 + 100}, 1) == [b]  # earliest first, bounded
+    await store.confirm_alerts([], [AlertSchedule("p:0", b, None), AlertSchedule("p:0", a, T0)])
+    assert await store.due_alerts({"p:0": T0 + 100, "p:1": T0 + 10}, 10) == [a, c]
 
 
 # One step per event: (account, seconds after the account's previous event (negative: out of
@@ -368,8 +389,10 @@ async def test_keys_outlive_window_and_bucket_by_the_tolerated_lag(
     lag = 7200
     store = RedisWindowStore(redis_client, key_prefix=key_prefix)
     await apply(store, [update("a", "e1", T0)], WINDOWS, HORIZON, max_lag_seconds=lag)
-    claim = AlertClaim("acct:a", "rule", "alert-1", T0, cooldown_seconds=600)
-    await store.claim_alerts([claim], max_lag_seconds=lag)
+    ledger_ttl = 600 + lag  # the ledger computes it (streams/alert_ledger.py); the store sets it
+    await store.save_alerts(
+        [AlertSave(store.alert_key("acct:a", "rule"), 0, b"{}", b"", ledger_ttl)]
+    )
     ttls = {
         key.decode(): await redis_client.ttl(key)
         async for key in redis_client.scan_iter(match=f"{key_prefix}*")
@@ -378,7 +401,7 @@ async def test_keys_outlive_window_and_bucket_by_the_tolerated_lag(
     (state,) = [k for k in ttls if k.endswith(":state")]
     assert max(longest, HORIZON) + lag - 5 <= ttls[state] <= max(longest, HORIZON) + lag
     ledger = [k for k in ttls if ":alert:" in k]
-    assert ledger and all(ttls[k] >= 7 * 86400 + lag - 5 for k in ledger)
+    assert ledger and all(ledger_ttl - 5 <= ttls[k] <= ledger_ttl for k in ledger)
 
 
 def test_every_primary_of_a_cluster_is_checked_for_eviction(redis_cluster_url: str) -> None:
@@ -466,23 +489,6 @@ async def test_an_unreadable_account_state_is_refused_and_left_alone(
         await apply(store, [update("a", "e1", T0)], WINDOWS, HORIZON)
     assert is_permanent(refused.value)
     assert await redis_client.get(key) == b"\xc1 not MessagePack"
-
-
-async def test_pending_claims_are_read_without_claiming(make_store: StoreFactory) -> None:
-    """A redelivered batch may only re-send an alert claimed and never confirmed: the store
-    tells which, and writes nothing."""
-    store = make_store()
-    claim = AlertClaim("acct:a", "rule", "alert-1", T0, cooldown_seconds=600)
-    assert await store.pending_claims([("acct:a", "rule")]) == [None]  # nothing claimed
-    await store.claim_alerts([claim])
-    (pending,) = await store.pending_claims([("acct:a", "rule")])
-    assert pending is not None and (pending.outcome, pending.alert_id) == (PENDING, "alert-1")
-    assert pending.fired_at == T0
-    await store.confirm_sent([claim])
-    assert await store.pending_claims([("acct:a", "rule"), ("acct:b", "rule")]) == [None, None]
-    # Reading never claimed: a new finding later is granted as if nothing had been asked.
-    later = AlertClaim("acct:b", "rule", "alert-2", T0 + 5, cooldown_seconds=600)
-    assert (await store.claim_alerts([later]))[0].outcome == GRANTED
 
 
 # --------------------------------------------------------------------------------------------

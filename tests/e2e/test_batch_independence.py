@@ -14,9 +14,15 @@ from streams.sim.scenarios import simulate
 EVENTS = 25_000  # the chaos suite's stream, first half: busy and borderline accounts alike
 
 
-def alerted(path: Path) -> set[tuple[str, tuple[str, ...]]]:
+def alerted(path: Path) -> set[tuple[str, str, str, tuple[str, ...]]]:
+    """Every state change: its id (incident and step), transition, time and subjects."""
     return {
-        (alert["rule_id"], tuple(alert["subject"]["accounts"]))
+        (
+            alert["alert_id"],
+            alert["transition"],
+            alert["changed_at"],
+            tuple(alert["subject"]["accounts"]),
+        )
         for alert in map(orjson.loads, path.read_bytes().splitlines())
     }
 

@@ -15,8 +15,8 @@ Per-account alerts are compared by id: an alert's id derives from the event it f
 which events of an account are judged depends on the account's own stream, not on where
 batches start (streams/pipeline.py), so a crash moves no alert. A batch interrupted before its
 effects were delivered starts again from the state it found (streams/store.py, "judged
-once"). The claim ledger makes sure a subject gets one alert per cooldown, and a redelivered
-batch re-sends an unconfirmed one under its first id without claiming a new one.
+once"). The alert ledger keeps one incident per rule and subject, and a redelivered batch
+re-sends what it never saw delivered under the same ids (streams/alert_ledger.py).
 """
 
 from __future__ import annotations
@@ -171,11 +171,13 @@ def test_crashes_of_every_part_lose_nothing_and_count_nothing_twice(tmp_path: Pa
             assert poll_until(lambda: alerted(chaos_alerts) == expected or None, "alerts") is True
             ids = {a["alert_id"] for a in account_alerts(chaos_alerts)}
             assert ids == {a["alert_id"] for a in account_alerts(clean_alerts)}
-            per_subject: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+            # One message per state change: per incident (rule, subject, start) and step.
+            per_change: dict[tuple[str, tuple[str, ...], str, int], set[str]] = {}
             for alert in account_alerts(chaos_alerts):
-                key = (alert["rule_id"], tuple(alert["subject"]["accounts"]))
-                per_subject.setdefault(key, set()).add(alert["alert_id"])
-            assert all(len(ids) == 1 for ids in per_subject.values()), per_subject
+                subject = tuple(alert["subject"]["accounts"])
+                key = (alert["rule_id"], subject, alert["fired_at"], alert["sequence"])
+                per_change.setdefault(key, set()).add(alert["alert_id"])
+            assert all(len(ids) == 1 for ids in per_change.values()), per_change
         finally:
             clean_alerts.close()
             if chaos_alerts is not None:

@@ -1,4 +1,4 @@
-"""A batch interrupted between its state write and its alert claim (a worker killed, Redis
+"""A batch interrupted between its state write and its alert ledger save (a worker killed, Redis
 gone for a moment) must give, once redelivered, the alerts an uninterrupted run gives: same
 ids, same times. The redelivered events are already counted, so without more they read as
 duplicates and the alert their first pass would have claimed moves to a later event, or is
@@ -16,7 +16,7 @@ from detectors.config import DetectionConfig
 from streams.config_loader import load_config
 from streams.pipeline import DetectionPipeline
 from streams.redis_store import RedisWindowStore
-from streams.store import AlertClaim, ClaimResult
+from streams.store import AlertSave
 from tests.helpers import ROOT, encode, harvest_events
 
 pytestmark = pytest.mark.integration
@@ -24,22 +24,20 @@ SOURCE = "requests:0"
 
 
 class ClaimInterrupted(RedisWindowStore):
-    """A real Redis store whose connection drops once, around the alert claim: before the
-    claim reaches Redis, or after Redis recorded it and before the worker heard back."""
+    """A real Redis store whose connection drops once, around the alert ledger's save: before
+    it reaches Redis, or after Redis recorded it and before the worker heard back."""
 
     def __init__(self, client: aioredis.Redis, key_prefix: str, *, after: bool) -> None:
         super().__init__(client, key_prefix=key_prefix)
         self.after = after
         self.interrupted = False
 
-    async def claim_alerts(
-        self, claims: Sequence[AlertClaim], max_lag_seconds: int = 0
-    ) -> list[ClaimResult]:
+    async def save_alerts(self, saves: Sequence[AlertSave]) -> list[bool]:
         if self.interrupted:
-            return await super().claim_alerts(claims, max_lag_seconds)
+            return await super().save_alerts(saves)
         self.interrupted = True
         if self.after:
-            await super().claim_alerts(claims, max_lag_seconds)
+            await super().save_alerts(saves)
         raise redis.ConnectionError("connection lost (injected)")
 
 
@@ -65,7 +63,7 @@ async def clean_alerts(
     return found
 
 
-@pytest.mark.parametrize("after", [False, True], ids=["before-claim", "after-claim"])
+@pytest.mark.parametrize("after", [False, True], ids=["before-save", "after-save"])
 @pytest.mark.parametrize("split", [None, 100], ids=["same-batch", "smaller-batches"])
 async def test_a_redelivered_batch_raises_the_alerts_its_first_pass_would_have(
     config: DetectionConfig,

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from detectors.config import LinkageConfig
 from detectors.linkage import ClusterTotals
+from streams.alert_ledger import AlertLedger
 from streams.config_loader import load_config
 from streams.failures import RetryPolicy
 from streams.kafka_admin import ensure_topics
@@ -26,6 +27,7 @@ from streams.memory_store import MemoryWindowStore
 from streams.metrics import Metrics
 from streams.pipeline import DetectionPipeline
 from streams.redis_connect import connect_async
+from streams.redis_store import RedisWindowStore
 from streams.sim.scenarios import simulate
 from tests.helpers import ROOT
 from tests.integration.harness import (
@@ -134,14 +136,16 @@ async def test_the_link_agent_dead_letters_a_bad_record_and_sends_a_report_once(
     alerts, dlq = Sink(failures=1), Sink()
     registry = CollectorRegistry()
     store = RedisLinkage(connect_async(redis_url), settings, key_prefix=key_prefix)
+    ledger = AlertLedger(RedisWindowStore(connect_async(redis_url), key_prefix=key_prefix))
     handler = LinkageHandler(
-        store, lambda: config, alerts, dlq, Metrics.create(registry), give_up=lambda _: None,
-        retry=RetryPolicy(max_backoff_seconds=0.01),
+        store, ledger, lambda: config, alerts, dlq, Metrics.create(registry),
+        give_up=lambda _: None, retry=RetryPolicy(max_backoff_seconds=0.01),
     )  # fmt: skip
     try:
         await handler.handle(messages)
     finally:
         await store.close()
+        await ledger.store.close()
     (alert,) = map(orjson.loads, alerts.sent)
     assert alert["rule_id"] == "hydra_cluster"
     assert alert["subject"]["accounts"] == ["acct_0", "acct_1", "acct_2"]

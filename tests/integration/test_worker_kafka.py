@@ -110,8 +110,8 @@ def test_harvester_alert_reaches_the_alerts_topic_and_state_is_in_redis(
         assert 'distillwatch_events_total{outcome="applied"} 350.0' in metrics
         severity = alert["severity"]
         assert (
-            f'distillwatch_alerts_total{{rule_id="extraction_combined",severity="{severity}"}} 1.0'
-            in metrics
+            'distillwatch_alerts_total{rule_id="extraction_combined",'
+            f'severity="{severity}",transition="firing"}} 1.0' in metrics
         )
         assert "distillwatch_batch_processing_seconds_bucket" in metrics
     finally:

@@ -99,8 +99,24 @@ def test_a_member_that_is_off_drops_out_and_a_missing_one_is_refused(config_dir:
 
 def test_bad_main_settings_are_refused_with_file_key_and_reason(config_dir: Path) -> None:
     main_file = config_dir / "detectors.yaml"
-    edit(main_file, "cooldown_seconds: 86400", "cooldown_secs: 86400")
-    with pytest.raises(ConfigError, match=r"detectors\.yaml: key alerting\.cooldown_secs: Extra"):
+    edit(main_file, "hold_down_seconds: 21600", "hold_down_secs: 21600")
+    with pytest.raises(ConfigError, match=r"detectors\.yaml: key alerting\.hold_down_secs: Extra"):
+        load_config(main_file)
+
+
+def test_a_config_from_before_the_alert_lifecycle_is_refused_with_what_replaced_it(
+    config_dir: Path,
+) -> None:
+    main_file = config_dir / "detectors.yaml"
+    edit(main_file, "hold_down_seconds: 21600", "cooldown_seconds: 86400")
+    with pytest.raises(ConfigError, match=r"alerting.*replaced by hold_down_seconds"):
+        load_config(main_file)
+
+
+def test_a_hold_down_shorter_than_the_cluster_heartbeat_is_refused(config_dir: Path) -> None:
+    main_file = config_dir / "detectors.yaml"
+    edit(main_file, "hold_down_seconds: 21600", "hold_down_seconds: 1800")
+    with pytest.raises(ConfigError, match=r"hold_down_seconds must exceed linkage\.refresh"):
         load_config(main_file)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime
+from typing import Any
 
 import jsonschema
 import orjson
@@ -30,7 +32,7 @@ def config() -> DetectionConfig:
 
 async def run_all(
     pipeline: DetectionPipeline, payloads: list[bytes], batch: int = 250
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     alerts = []
     for start in range(0, len(payloads), batch):
         outcome = await pipeline.process(payloads[start : start + batch])
@@ -44,7 +46,7 @@ async def test_simulated_traffic_alerts_harvesters_and_no_benign_account(
 ) -> None:
     sim = simulate("self_instruct", hours=4, seed=11, benign_accounts=30)
     alerts = await run_all(DetectionPipeline(config, MemoryWindowStore()), list(sim.lines()))
-    alerted = {a for alert in alerts for a in alert["subject"]["accounts"]}  # type: ignore[index]
+    alerted = {a for alert in alerts for a in alert["subject"]["accounts"]}
     attackers = {lab.account_id for lab in sim.labels if lab.label == "attack"}
     assert alerted == attackers
     for alert in alerts:
@@ -75,9 +77,10 @@ async def test_the_first_alert_fires_within_ten_requests_of_the_threshold_whatev
         events = harvest_events("acct_h", 300)
         pipeline = DetectionPipeline(config, MemoryWindowStore())
         alerts = await run_all(pipeline, encode(events), batch)
-        assert [a["rule_id"] for a in alerts] == ["extraction_combined"]  # cooldown holds the rest
+        # One incident: the later crossings are suppressed.
+        assert [a["rule_id"] for a in alerts] == ["extraction_combined"]
         fired.append(alerts[0]["fired_at"])
-        evidence = alerts[0]["evidence"]["extraction_score"]  # type: ignore[index]
+        evidence = alerts[0]["evidence"]["extraction_score"]
         assert evidence["requests"] == 130 and evidence["active_hours"] == 3
         carried = {rule for rule, s in evidence["signals"].items() if s["contributes"]}
         assert {"volume_harvest", "template_concentration", "reasoning_elicitation"} <= carried
@@ -101,7 +104,7 @@ async def test_replaying_the_same_events_changes_nothing(config: DetectionConfig
     # within the dedupe horizon: duplicates; older than it behind the newest event: late
     assert outcome.applied == 0 and outcome.duplicates + outcome.late == len(payloads)
     assert outcome.duplicates > 0 and outcome.late > 0
-    assert outcome.alerts == []  # the claim was confirmed: in cooldown
+    assert outcome.alerts == []  # confirmed delivered: the incident is active, nothing new
     assert len(first) == 1
 
 
@@ -121,7 +124,7 @@ async def test_shuffled_batches_reach_the_same_totals(config: DetectionConfig) -
     assert a == b and a[0].totals[1][0] == 120
 
 
-async def test_alert_claimed_but_not_sent_is_re_emitted_with_the_same_id(
+async def test_alert_saved_but_not_sent_is_re_emitted_with_the_same_id(
     config: DetectionConfig,
 ) -> None:
     payloads = encode(harvest_events("acct_h", 220))
@@ -165,7 +168,7 @@ async def test_shadow_mode_counts_but_does_not_alert(config: DetectionConfig) ->
 async def test_a_rule_promoted_from_shadow_alerts_on_accounts_it_already_found(
     config: DetectionConfig,
 ) -> None:
-    """Shadow findings keep their own ledger: they never consume the live rule's cooldown."""
+    """Shadow findings keep their own ledger: promoting the rule never finds its incidents open."""
     store = MemoryWindowStore()
     events = encode(harvest_events("acct_h", 400))
     shadow = DetectionPipeline(with_modes(config, extraction_combined="shadow"), store)
@@ -317,3 +320,53 @@ async def test_a_lagging_partition_does_not_make_the_others_look_ahead(
     pipeline = DetectionPipeline(config, MemoryWindowStore(), wall_clock=lambda: now + 60)
     outcome = await pipeline.process(encode(behind + current), sources)
     assert outcome.dead_letters == [] and outcome.applied == 100
+
+
+async def test_an_alert_resolves_after_the_hold_down_and_a_restart_neither_repages_nor_forgets(
+    config: DetectionConfig,
+) -> None:
+    """The incident lives in the store: a restarted pipeline (a new worker on the same state)
+    suppresses the account's further crossings and still resolves it once the partition's
+    clock is a hold-down past its last one."""
+    hold = config.alerting.hold_down_seconds
+    store = MemoryWindowStore()
+    harvest = harvest_events("acct_h", 300)
+    before = await run_all(DetectionPipeline(config, store), encode(harvest[:200]))
+    assert [a["transition"] for a in before] == ["firing"]
+    restarted = DetectionPipeline(config, store)
+    outcome = await restarted.process(encode(harvest[200:]))
+    assert outcome.alerts == [] and outcome.suppressed["extraction_combined"] > 0
+    await restarted.confirm_sent(outcome)
+    last = harvest[-1]["timestamp"]
+    # Other traffic on the partition moves its clock; the harvester has stopped.
+    quiet = [make_event("acct_q", last + hold - 60), make_event("acct_q", last + hold + 60)]
+    resolved = await run_all(restarted, encode(quiet), batch=1)
+    (message,) = resolved
+    assert message["transition"] == "resolved" and message["dedup_key"] == before[0]["dedup_key"]
+    assert message["fired_at"] == before[0]["fired_at"] and message["suppressed"] > 0
+    last_crossing = datetime.fromisoformat(message["last_seen_at"]).timestamp()
+    assert datetime.fromisoformat(message["changed_at"]).timestamp() == last_crossing + hold
+    ALERT_VALIDATOR.validate(message)
+    assert await run_all(restarted, encode([make_event("acct_q", last + 3 * hold)])) == []
+
+
+async def test_a_batch_that_comes_back_undelivered_sends_the_same_state_changes_again(
+    config: DetectionConfig,
+) -> None:
+    """Firing and resolution alike: what the ledger saved and never saw confirmed goes out
+    again under the same ids, once."""
+    hold = config.alerting.hold_down_seconds
+    store = MemoryWindowStore()
+    pipeline = DetectionPipeline(config, store)
+    harvest = encode(harvest_events("acct_h", 220))
+    first = await pipeline.process(harvest)
+    again = await pipeline.process(harvest)  # the produce failed: the batch is retried
+    assert [a["alert_id"] for a in again.alerts] == [a["alert_id"] for a in first.alerts]
+    await pipeline.confirm_sent(again)
+    later = encode([make_event("acct_q", 1_771_840_800.0 + 220 * 60 + hold + 600)])
+    resolving = await pipeline.process(later)
+    (resolved,) = resolving.alerts
+    retried = await pipeline.process(later)
+    assert retried.alerts == [resolved]
+    await pipeline.confirm_sent(retried)
+    assert (await pipeline.process(later)).alerts == []

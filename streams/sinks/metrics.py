@@ -1,0 +1,69 @@
+"""The sinks' Prometheus metrics in one typed place; labelled by sink name, never by account.
+
+`SinkMetrics.noop()` gives an unregistered set (tests, the one-shot `notify` command).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+DELIVERY_SECONDS_BUCKETS = (0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+ALERT_AGE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 86400.0)
+
+
+@dataclass(frozen=True)
+class SinkMetrics:
+    # labels: sink, outcome = sent | failed (each failed attempt) | retried (each retry
+    # scheduled) | parked (given up: permanent error, or the retry horizon passed)
+    deliveries: Counter
+    delivery_seconds: Histogram  # labels: sink; first attempt to the receiver's acceptance
+    alert_age_seconds: Histogram  # labels: sink; wall clock at delivery minus changed_at
+    refreshes: Counter  # labels: sink, outcome = sent | failed (Alertmanager re-posts)
+    skipped: Counter  # labels: sink, reason = filtered | delivered (the dispatcher's skips)
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> SinkMetrics:
+        return cls(
+            deliveries=Counter(
+                "distillwatch_sink_deliveries_total",
+                "Alert deliveries to a sink by outcome: sent, failed (an attempt), retried (a "
+                "retry scheduled), parked (given up)",
+                ["sink", "outcome"],
+                registry=registry,
+            ),
+            delivery_seconds=Histogram(
+                "distillwatch_sink_delivery_seconds",
+                "From the first attempt at an alert to its acceptance by the sink, retries "
+                "included",
+                ["sink"],
+                buckets=DELIVERY_SECONDS_BUCKETS,
+                registry=registry,
+            ),
+            alert_age_seconds=Histogram(
+                "distillwatch_sink_alert_age_seconds",
+                "Wall clock at delivery minus the alert's changed_at (event time; close to "
+                "wall time when live, large in a notify of stored alerts)",
+                ["sink"],
+                buckets=ALERT_AGE_BUCKETS,
+                registry=registry,
+            ),
+            refreshes=Counter(
+                "distillwatch_sink_refreshes_total",
+                "Re-posts of the active alerts to a sink (Alertmanager), by outcome",
+                ["sink", "outcome"],
+                registry=registry,
+            ),
+            skipped=Counter(
+                "distillwatch_sink_skipped_total",
+                "Alerts a sink's dispatcher did not deliver: filtered (severity, rules) or "
+                "delivered already (a copy, or an older step of the incident)",
+                ["sink", "reason"],
+                registry=registry,
+            ),
+        )
+
+    @classmethod
+    def noop(cls) -> SinkMetrics:
+        return cls.create(CollectorRegistry(auto_describe=False))
