@@ -126,10 +126,13 @@ class DetectionConfig(StrictModel):
     def _rules_fit_together(self) -> DetectionConfig:
         if not self.windows:
             raise ValueError("at least one window is needed")
-        if self.alerting.hold_down_seconds <= self.linkage.refresh_seconds:
-            # An active cluster is re-reported every refresh_seconds: a shorter hold-down would
-            # resolve a campaign between two of its reports.
-            raise ValueError("alerting.hold_down_seconds must exceed linkage.refresh_seconds")
+        if self.alerting.hold_down_seconds < 2 * self.linkage.refresh_seconds:
+            # An active cluster is re-reported at its first extraction request refresh_seconds
+            # after the last report: a hold-down without margin over that would resolve a
+            # campaign between two of its reports.
+            raise ValueError(
+                "alerting.hold_down_seconds must be at least twice linkage.refresh_seconds"
+            )
         try:
             bound = bind_rules(self.rules, self.window_triples)
         except RuleSetError as error:

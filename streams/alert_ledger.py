@@ -23,6 +23,7 @@ import orjson
 from detectors.lifecycle import AlertState, Crossing, Decision, due_at, expire, observe
 from streams.store import AlertSave, AlertSchedule, StoredAlert, WindowStore
 
+SEND_AGAIN = 0.0  # a schedule at the start of time: due on the next batch of its stream
 DUE_PER_SOURCE = 500  # incidents resolved per source and batch, at most: the rest next batch
 RESOLVED_KEEP_SECONDS = 7 * 86400  # a resolved entry's expiry (its sequence and last message)
 
@@ -99,6 +100,7 @@ class AlertLedger:
                 decision = observe(
                     state, touched.crossings, touched.source, hold_down_seconds, runbook_base_url
                 )
+                decision = _then_expire(state, decision, clocks, hold_down_seconds)
                 rule_id = touched.rule_id
             elif state is not None:
                 decision = expire(state, clocks.get(state.source, float("-inf")), hold_down_seconds)
@@ -108,6 +110,17 @@ class AlertLedger:
                 continue
             self._decide(key, rule_id, stored, state, decision, hold_down_seconds, max_lag_seconds,
                          outcome, saves)  # fmt: skip
+        # Before the save: a key with messages not yet confirmed is due at once, so the next
+        # batch on its stream sends them again even if nothing crosses again (the linkage
+        # graph skips the events it applied). Written first, a crash leaves at worst a hint to
+        # an entry without an outbox, which the next batch reschedules.
+        hints = [
+            AlertSchedule(decode_state(save.doc).source, save.key, SEND_AGAIN)
+            for save in saves
+            if save.outbox
+        ]
+        if hints:
+            await store.confirm_alerts([], hints)
         written = await store.save_alerts(saves)
         if not all(written):
             raise AlertLedgerConflict(
@@ -156,6 +169,23 @@ class AlertLedger:
         if outbox:
             outcome.delivered.append((key, version))
         outcome.schedules.append(AlertSchedule(state.source, key, due_at(state, hold_down_seconds)))
+
+
+def _then_expire(
+    before: AlertState | None,
+    decision: Decision,
+    clocks: Mapping[str, float],
+    hold_down_seconds: int,
+) -> Decision:
+    """An incident crossed early in a batch may be due by the batch's clock already: resolved
+    now, as a batch that ended after its crossing would have."""
+    state = decision.state or before
+    if state is None:
+        return decision
+    later = expire(state, clocks.get(state.source, float("-inf")), hold_down_seconds)
+    if later.state is None:
+        return decision
+    return Decision(later.state, decision.messages + later.messages)
 
 
 def _at(crossing: Crossing) -> float:

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from detectors.alerts import transition_of
 from detectors.config import DetectionConfig
 from detectors.errors import ConfigError
 from streams.config_loader import default_config_path, load_config
@@ -34,14 +35,28 @@ err = Console(stderr=True)
 out = Console() if Console().is_terminal else Console(width=160)  # tables readable in logs
 
 
+ALERT_TAGS = {
+    "firing": "[bold red]ALERT[/]",
+    "updated": "[red]UPDATE[/]",
+    "resolved": "[green]RESOLVED[/]",
+}
+
+
 def _print_alert(alert: dict[str, Any]) -> None:
     # Every value after the tag comes from events or rules: printed as text, never as markup.
+    transition = transition_of(alert)
+    accounts = alert["subject"]["accounts"]
+    named = ", ".join(accounts[:5]) + (
+        f" and {len(accounts) - 5} more" if len(accounts) > 5 else ""
+    )
     out.print(
-        "[bold red]ALERT[/] "
+        ALERT_TAGS.get(transition, "ALERT")
+        + " "
         + escape(
-            f"{alert['fired_at']} {alert['severity']:<8} {alert['rule_id']} "
-            f"{', '.join(alert['subject']['accounts'])} score={alert['score']:.2f}\n"
-            f"      {alert['summary']}"
+            f"{alert.get('changed_at') or alert['fired_at']} {alert['severity']:<8} "
+            f"{alert['rule_id']} {named} score={alert['score']:.2f}"
+            + (f" suppressed={alert['suppressed']}" if transition == "resolved" else "")
+            + f"\n      {alert['summary']}"
         ),
         highlight=False,
     )

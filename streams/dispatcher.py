@@ -49,7 +49,11 @@ from streams.sinks.metrics import SinkMetrics
 log = logging.getLogger(__name__)
 DEFAULT_GROUP_PREFIX = "distillwatch-sink"
 CURSOR_TTL_SECONDS = 8 * 86400  # an incident's last delivered step is remembered this long
+# An active alert not seen for this long has left the ledger unresolved (a partition that fell
+# silent: docs/alerting.md): the dispatcher stops re-sending it.
+ACTIVE_AT_MOST_SECONDS = 8 * 86400
 POLL_MS = 1000
+POLL_SLACK_S = 300  # beyond a sink's retry horizon, before its consumer counts as stuck
 MAX_RECORDS = 100
 BAD_ALERT = "bad_alert"
 
@@ -96,9 +100,22 @@ class SinkCursor:
         stored = await self._redis.hget(f"{self._base}:active", dedup_key)
         return None if stored is None else dict(orjson.loads(stored))
 
-    async def active(self) -> list[dict[str, Any]]:
+    async def active(self, now: float) -> list[dict[str, Any]]:
+        """The active alerts, without those last seen more than ACTIVE_AT_MOST_SECONDS ago
+        (their incident can no longer be in the ledger: dropped here, so Alertmanager ends
+        them at their endsAt instead of being told forever that they fire)."""
         stored = await self._redis.hgetall(f"{self._base}:active")
-        return [orjson.loads(value) for _, value in sorted(stored.items())]
+        alerts, stale = [], []
+        for key, value in sorted(stored.items()):
+            alert = orjson.loads(value)
+            seen = alert.get("last_seen_at") or alert.get("changed_at") or alert["fired_at"]
+            if now - datetime.fromisoformat(str(seen)).timestamp() > ACTIVE_AT_MOST_SECONDS:
+                stale.append(key)
+            else:
+                alerts.append(alert)
+        if stale:
+            await self._redis.hdel(f"{self._base}:active", *stale)
+        return alerts
 
 
 class SinkDispatcher:
@@ -160,6 +177,8 @@ class SinkDispatcher:
         await self.cursor.record(alert, self.keep_active)
 
     async def _park(self, record: Any, result: DeliveryResult) -> None:
+        if result.reason == BAD_ALERT and result.attempts == 0:  # never tried: count it here
+            self.metrics.deliveries.labels(self.sink.name, "parked").inc()
         log.warning(
             "sink %s: alert %s parked after %d attempt(s): %s %s",
             self.sink.name, result.alert_id or "(unreadable)", result.attempts, result.reason,
@@ -188,7 +207,7 @@ async def refresh_forever(
         if stop.is_set():
             return
         try:
-            await sink.refresh(await cursor.active())
+            await sink.refresh(await cursor.active(time.time()))
         except DeliveryError as error:
             log.warning("sink %s: re-sending active alerts failed: %s", sink.name, error)
         except Exception:
@@ -230,6 +249,10 @@ async def dispatch(
                     group_id=f"{group_prefix}-{sink.name}",
                     enable_auto_commit=False,
                     auto_offset_reset=start_at,
+                    # One alert may be retried up to the sink's horizon between two polls: the
+                    # group must not give its partitions away meanwhile (another member would
+                    # deliver the same alert again).
+                    max_poll_interval_ms=int(1000 * (sink.delivery.horizon_seconds + POLL_SLACK_S)),
                 )
                 await consumer.start()
                 consumers.append(consumer)

@@ -53,6 +53,7 @@ class LinkageHandler:
         self.dlq_max_bytes = dlq_max_bytes
         self.linkage = linkage
         self.ledger = ledger
+        self.source_clocks: dict[str, float] = {}  # input partition -> newest event time
         self.config = config
         self.alerts_topic = alerts_topic
         self.dlq_topic = dlq_topic
@@ -70,8 +71,14 @@ class LinkageHandler:
                 records += decode_records(message.value)
             except ValueError as error:
                 letters.append((message, str(error)))
-        times = [event.ts for record in records for event in record.events]
-        clocks = {LINKAGE_SOURCE: max(times)} if times else {}
+        for record in records:
+            if record.events:
+                newest = max(event.ts for event in record.events)
+                known = self.source_clocks.get(record.source, newest)
+                self.source_clocks[record.source] = max(known, newest)
+        # Cluster incidents resolve on the slowest input partition this agent has seen: a
+        # lagging one may still carry a cluster's heartbeat.
+        clocks = {LINKAGE_SOURCE: min(self.source_clocks.values())} if records else {}
         reports: list[ClusterReport] | None = None
         attempt = 0
         while True:

@@ -152,7 +152,7 @@ class DetectionPipeline:
         for stream, event in zip(outcome.event_sources, outcome.events, strict=True):
             clocks[stream] = max(clocks.get(stream, event.timestamp), event.timestamp)
         if self.linkage is not None and clocks:
-            clocks[LINKAGE_SOURCE] = max(clocks.values())
+            clocks[LINKAGE_SOURCE] = min(clocks.values())  # the slowest partition's
         ledger = await self.ledger.process(
             entries,
             clocks,
@@ -220,9 +220,9 @@ class DetectionPipeline:
     def _detect(
         self, outcome: BatchOutcome, config: DetectionConfig
     ) -> dict[tuple[str, str], list[tuple[Finding, float]]]:
-        """Every crossing of the batch, by (subject, rule) in event order, with the crossings
-        of redelivered events: those the ledger counted already change nothing, but lead it to
-        the messages a crash left undelivered (streams/alert_ledger.py).
+        """Every crossing of the batch, by (subject, rule) in event order. Redelivered events
+        are not judged again: they were judged when first counted, and what that left
+        undelivered the ledger finds by itself (streams/alert_ledger.py).
 
         A rule's risk is a cheap number that reaches 1.0 exactly when the rule fires (the
         contract suite holds every detector to that), so a finding, with its evidence and
@@ -235,17 +235,13 @@ class DetectionPipeline:
         # batch starts (a crash, a rebalance or consumer lag moves batch boundaries, and the
         # same stream must give the same alerts): after each of its events while it is light
         # (at most JUDGE_EVERY requests in the shortest window), then after every JUDGE_EVERY-th
-        # request counted in the longest window. A redelivered batch re-judges each account once,
-        # on its state, only to lead the ledger to messages it never confirmed delivered.
+        # request counted in the longest window.
         windows = layout.windows
         shortest = min(range(len(windows)), key=lambda w: windows[w][1])
         longest = max(range(len(windows)), key=lambda w: windows[w][1])
         requests = layout.sum_index("requests")
         judged: list[int] = []
-        redelivered: dict[str, int] = {}
-        for index, (event, reading) in enumerate(
-            zip(outcome.events, outcome.readings, strict=True)
-        ):
+        for index, reading in enumerate(outcome.readings):
             if reading.status == APPLIED:
                 outcome.applied += 1
                 totals = reading.totals
@@ -256,11 +252,9 @@ class DetectionPipeline:
                     judged.append(index)
             elif reading.status == DUPLICATE:
                 outcome.duplicates += 1
-                redelivered[event.account_id] = index
             else:
                 outcome.late += 1
         crossings: dict[tuple[str, str], list[tuple[Finding, float]]] = {}
-        self._judge(outcome, sorted(redelivered.values()), crossings, config, record=False)
         self._judge(outcome, judged, crossings, config, record=self.record_risk)
         return crossings
 

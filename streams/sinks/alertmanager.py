@@ -66,11 +66,20 @@ class AlertmanagerSink(Sink):
         # an update that raises it is another alert to Alertmanager: the one it replaces is
         # resolved in the same post, or it would fire on until its endsAt.
         self._severity: OrderedDict[str, str] = OrderedDict()
+        # dedup_key -> (incident start, step) of the last message posted: a re-send of the
+        # active alerts read before a newer step (a resolution) was posted must not re-post the
+        # older one, so posts are serialised and a re-send skips what was superseded.
+        self._steps: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._posting = asyncio.Lock()
 
     def remember(self, alert: Mapping[str, Any]) -> None:
         """Note an alert as the active one of its dedup_key (delivered now or before a
         restart: the dispatcher primes a new sink from its cursor)."""
         key = str(alert["dedup_key"])
+        self._steps.pop(key, None)
+        self._steps[key] = _step(alert)
+        while len(self._steps) > REMEMBERED_ALERTS:
+            self._steps.popitem(last=False)
         self._severity.pop(key, None)
         if not alert_state(alert).resolved:
             self._severity[key] = str(alert["severity"])
@@ -149,10 +158,11 @@ class AlertmanagerSink(Sink):
             ended["labels"]["severity"] = replaced
             ended["endsAt"] = rfc3339(now)
             posted.insert(0, ended)
-        errors = await self._post_to(pending, orjson.dumps(posted))
-        if not errors:
-            self.remember(alert)
-            return
+        async with self._posting:
+            errors = await self._post_to(pending, orjson.dumps(posted))
+            if not errors:
+                self.remember(alert)
+                return
         accepted.update(url for url in pending if url not in errors)
         self._accepted[alert_id] = accepted
         while len(self._accepted) > REMEMBERED_ALERTS:
@@ -163,18 +173,30 @@ class AlertmanagerSink(Sink):
         """Re-post the active alerts this sink wants, with a fresh endsAt: one POST per
         instance. Raises DeliveryError (after trying every instance) if any did not accept;
         the next refresh tries again."""
-        wanted = [alert for alert in active_alerts if self.wants(alert)]
-        if not wanted:
-            return
-        now = self._clock()
-        body = orjson.dumps([self.payload(alert, now) for alert in wanted])
-        errors = await self._post_to(self.urls, body)
+        async with self._posting:
+            wanted = [
+                alert
+                for alert in active_alerts
+                if self.wants(alert)
+                and _step(alert) >= self._steps.get(str(alert["dedup_key"]), _step(alert))
+            ]
+            if not wanted:
+                return
+            now = self._clock()
+            body = orjson.dumps([self.payload(alert, now) for alert in wanted])
+            errors = await self._post_to(self.urls, body)
         if self.metrics is not None:
             counter = self.metrics.refreshes
             counter.labels(self.name, "sent").inc(len(self.urls) - len(errors))
             counter.labels(self.name, "failed").inc(len(errors))
         if errors:
             raise combined(errors)
+
+
+def _step(alert: Mapping[str, Any]) -> tuple[float, int]:
+    """(incident start, sequence): orders the messages of one dedup_key."""
+    started = timestamp_seconds(str(alert["fired_at"]))
+    return (started if started is not None else 0.0), alert_state(alert).sequence
 
 
 def combined(errors: Mapping[str, DeliveryError]) -> DeliveryError:

@@ -139,8 +139,10 @@ async def deliver_with_retry(
         elapsed = schedule.clock() - started
         wait = schedule.next_wait(failure, attempts, elapsed)
         if metrics is not None:
-            metrics.deliveries.labels(sink.name, "failed").inc()
-            metrics.deliveries.labels(sink.name, "retried" if wait is not None else "parked").inc()
+            then = "retried" if wait is not None else "parked"
+            metrics.failed_attempts.labels(sink.name, then).inc()
+            if wait is None:
+                metrics.deliveries.labels(sink.name, "parked").inc()
         if on_attempt is not None:
             on_attempt(Attempt(sink.name, alert_id, attempts, failure, wait))
         if wait is None:  # the caller reports it: the result says what and why

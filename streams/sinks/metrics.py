@@ -15,9 +15,11 @@ ALERT_AGE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 36
 
 @dataclass(frozen=True)
 class SinkMetrics:
-    # labels: sink, outcome = sent | failed (each failed attempt) | retried (each retry
-    # scheduled) | parked (given up: permanent error, or the retry horizon passed)
+    # Alerts, by how their delivery ended. labels: sink, outcome = sent | parked (given up: a
+    # permanent error, or the retry horizon passed)
     deliveries: Counter
+    # Attempts that failed, by what followed. labels: sink, then = retried | parked
+    failed_attempts: Counter
     delivery_seconds: Histogram  # labels: sink; first attempt to the receiver's acceptance
     alert_age_seconds: Histogram  # labels: sink; wall clock at delivery minus changed_at
     refreshes: Counter  # labels: sink, outcome = sent | failed (Alertmanager re-posts)
@@ -28,9 +30,14 @@ class SinkMetrics:
         return cls(
             deliveries=Counter(
                 "distillwatch_sink_deliveries_total",
-                "Alert deliveries to a sink by outcome: sent, failed (an attempt), retried (a "
-                "retry scheduled), parked (given up)",
+                "Alerts a sink's delivery ended for: sent, or parked (given up)",
                 ["sink", "outcome"],
+                registry=registry,
+            ),
+            failed_attempts=Counter(
+                "distillwatch_sink_failed_attempts_total",
+                "Delivery attempts a sink did not accept, by what followed: retried or parked",
+                ["sink", "then"],
                 registry=registry,
             ),
             delivery_seconds=Histogram(

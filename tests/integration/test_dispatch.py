@@ -238,7 +238,7 @@ async def test_receiver_outages_deliver_every_state_change_once(
             send(kafka_bootstrap, topics[0], [*changes, changes[1], changes[0]])
             await eventually(lambda: webhook.refused >= 3, "the webhook receiver refusing")
             retried = registry.get_sample_value(
-                "distillwatch_sink_deliveries_total", {"sink": "am", "outcome": "retried"}
+                "distillwatch_sink_failed_attempts_total", {"sink": "am", "then": "retried"}
             )
             assert retried, "Alertmanager down: its deliveries are being retried"
             webhook.down.clear()

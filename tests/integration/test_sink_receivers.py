@@ -185,6 +185,22 @@ async def test_alertmanager_every_instance_and_only_failed_ones_again(
         ]
 
 
+async def test_alertmanager_re_send_never_posts_a_step_older_than_one_it_posted(
+    receivers: Callable[..., Receiver],
+) -> None:
+    """The dispatcher reads the active alerts, then re-sends them: a resolution posted in
+    between must not be undone by the firing step it read."""
+    am = receivers()
+    async with aiohttp.ClientSession() as session:
+        sink = AlertmanagerSink("am", [am.url], session, ends_after_seconds=240.0)
+        read_before = [alert(1)]
+        await sink.deliver(alert(1, "resolved"))
+        await sink.refresh(read_before)
+        await sink.refresh([alert(2, dedup_key="volume_harvest:account:acct_7")])  # re-sent
+    posts = [[a["annotations"]["alert_id"] for a in r.json()] for r in am.requests()]
+    assert posts == [["alert-1-resolved"], ["alert-2-firing"]]
+
+
 def test_notify_end_to_end(
     receivers: Callable[..., Receiver], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -116,7 +116,7 @@ def test_a_config_from_before_the_alert_lifecycle_is_refused_with_what_replaced_
 def test_a_hold_down_shorter_than_the_cluster_heartbeat_is_refused(config_dir: Path) -> None:
     main_file = config_dir / "detectors.yaml"
     edit(main_file, "hold_down_seconds: 21600", "hold_down_seconds: 1800")
-    with pytest.raises(ConfigError, match=r"hold_down_seconds must exceed linkage\.refresh"):
+    with pytest.raises(ConfigError, match=r"hold_down_seconds must be at least twice linkage"):
         load_config(main_file)
 
 

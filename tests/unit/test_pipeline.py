@@ -370,3 +370,18 @@ async def test_a_batch_that_comes_back_undelivered_sends_the_same_state_changes_
     assert retried.alerts == [resolved]
     await pipeline.confirm_sent(retried)
     assert (await pipeline.process(later)).alerts == []
+
+
+async def test_a_redelivered_batch_never_raises_an_alert_its_first_pass_did_not(
+    config: DetectionConfig,
+) -> None:
+    """Redelivered events are counted already; judging them again (at other points than the
+    first time) must add no crossing: only what the first pass left undelivered goes out."""
+    payloads = encode(harvest_events("acct_h", 125))
+    sources = [("requests:0", offset) for offset in range(len(payloads))]
+    pipeline = DetectionPipeline(config, MemoryWindowStore())
+    first = await pipeline.process(payloads, sources)
+    await pipeline.confirm_sent(first)
+    assert first.alerts == []  # the 125th request is no judging point: nothing yet
+    again = await pipeline.process(payloads, sources)
+    assert again.applied == 0 and again.alerts == []

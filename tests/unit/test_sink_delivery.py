@@ -158,9 +158,16 @@ async def test_metrics_counted() -> None:
         outcome: sample(
             registry, "distillwatch_sink_deliveries_total", sink="scripted", outcome=outcome
         )
-        for outcome in ("sent", "failed", "retried", "parked")
+        for outcome in ("sent", "parked")
     }
-    assert counts == {"sent": 2.0, "failed": 3.0, "retried": 2.0, "parked": 1.0}
+    assert counts == {"sent": 2.0, "parked": 1.0}
+    failed = {
+        then: sample(
+            registry, "distillwatch_sink_failed_attempts_total", sink="scripted", then=then
+        )
+        for then in ("retried", "parked")
+    }
+    assert failed == {"retried": 2.0, "parked": 1.0}
     seconds = "distillwatch_sink_delivery_seconds"
     assert sample(registry, f"{seconds}_count", sink="scripted") == 2.0
     assert sample(registry, f"{seconds}_sum", sink="scripted") == pytest.approx(1.5)
@@ -174,7 +181,7 @@ async def test_metrics_counted() -> None:
         if s.name.startswith("distillwatch_sink")
         for key in s.labels
     }
-    assert labels <= {"sink", "outcome", "le"}  # never an account id
+    assert labels <= {"sink", "outcome", "then", "le"}  # never an account id
 
 
 def test_noop_metrics_do_not_collide() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 
 from detectors.errors import ConfigError
 from streams.sinks.alertmanager import AlertmanagerSink
@@ -81,6 +82,15 @@ def test_example_file_loads_without_any_environment() -> None:
     config = load_sinks_config(ROOT / "config" / "sinks.yaml", environ={})
     assert {sink.type for sink in config.sinks} == {"alertmanager", "webhook", "pagerduty", "slack"}
     assert config.enabled == ()
+
+
+def test_the_compose_files_sinks_load_and_name_the_compose_alertmanager() -> None:
+    config = load_sinks_config(ROOT / "config" / "sinks.compose.yaml", environ={})
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    (sink,) = config.enabled
+    assert isinstance(sink, AlertmanagerSinkConfig) and sink.urls == ("http://alertmanager:9093",)
+    assert "alertmanager" in compose["services"]
+    assert "/app/config/sinks.compose.yaml" in compose["services"]["dispatcher"]["command"]
 
 
 def test_unknown_key_refused(tmp_path: Path) -> None:
