@@ -4,8 +4,10 @@ One incident per (rule, subject) at a time, named by its `dedup_key`:
 - `firing`: the rule crosses its threshold and no incident is active: a page.
 - `updated`: a crossing while active with materially more evidence (severity rose, or a
   cluster names more accounts): an update of the same incident, not a new page.
-- `resolved`: no crossing for `hold_down` seconds of event time. The condition is judged at
-  the subject's own requests, so a subject that stops sending is clear.
+- `resolved`: no crossing for the incident's hold-down, in event time: at least
+  `alerting.hold_down_seconds`, and at least the window its rule's evidence covers (a rule
+  that judges 7 days of sparse requests must not resolve between two of them). The condition
+  is judged at the subject's own requests, so a subject that stops sending is clear.
 Any other crossing while active is *suppressed*: counted on the incident (`suppressed`) and
 refreshing when it was last seen.
 
@@ -59,6 +61,7 @@ class AlertState:
     suppressed: int  # crossings of this incident that sent nothing
     source: str  # the stream whose clock resolves it (a partition, or the linkage stage)
     last: dict[str, Any]  # the last message, to build its update or resolution from
+    hold_down: float = 0.0  # event time without a crossing after which it resolves
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,7 @@ def _stamp(
 
 
 def _fire(
-    crossing: Crossing, source: str, runbook_base_url: str
+    crossing: Crossing, source: str, hold_down: float, runbook_base_url: str
 ) -> tuple[AlertState, dict[str, Any]]:
     finding, at = crossing.finding, crossing.at
     state = AlertState(
@@ -97,6 +100,7 @@ def _fire(
         suppressed=0,
         source=source,
         last={},
+        hold_down=hold_down,
     )
     message = _stamp(build_alert(finding, at, runbook_base_url), FIRING, state, at)
     return replace(state, last=message), message
@@ -115,7 +119,8 @@ def observe(
     hold_down_seconds: float,
     runbook_base_url: str,
 ) -> Decision:
-    """Apply one dedup_key's crossings, in event order."""
+    """Apply one dedup_key's crossings, in event order; `hold_down_seconds` becomes the
+    incident's hold-down."""
     messages: list[dict[str, Any]] = []
     changed = False
     for crossing in crossings:
@@ -123,16 +128,16 @@ def observe(
         if state is not None and at <= state.observed_to:
             continue  # counted already: a redelivery, or an event older than the latest
         changed = True
-        if state is not None and state.active and at - state.last_seen >= hold_down_seconds:
-            state, message = _resolve(state, state.last_seen + hold_down_seconds)
+        if state is not None and state.active and at - state.last_seen >= state.hold_down:
+            state, message = _resolve(state, state.last_seen + state.hold_down)
             messages.append(message)
         if state is None or not state.active:
-            state, message = _fire(crossing, source, runbook_base_url)
+            state, message = _fire(crossing, source, hold_down_seconds, runbook_base_url)
             messages.append(message)
             continue
         finding = crossing.finding
         members = len(finding.accounts) or 1
-        state = replace(state, last_seen=at, observed_to=at)
+        state = replace(state, last_seen=at, observed_to=at, hold_down=hold_down_seconds)
         if SEVERITY_RANK[finding.severity] > SEVERITY_RANK[state.severity] or (
             members > state.members
         ):
@@ -152,15 +157,15 @@ def observe(
     return Decision(state if changed else None, tuple(messages))
 
 
-def expire(state: AlertState, now: float, hold_down_seconds: float) -> Decision:
-    """Resolve an active incident whose stream clock (`now`) is `hold_down` past its last
+def expire(state: AlertState, now: float) -> Decision:
+    """Resolve an active incident whose stream clock (`now`) is its hold-down past its last
     crossing."""
-    if not state.active or now - state.last_seen < hold_down_seconds:
+    if not state.active or now - state.last_seen < state.hold_down:
         return Decision(None)
-    resolved, message = _resolve(state, state.last_seen + hold_down_seconds)
+    resolved, message = _resolve(state, state.last_seen + state.hold_down)
     return Decision(resolved, (message,))
 
 
-def due_at(state: AlertState, hold_down_seconds: float) -> float | None:
+def due_at(state: AlertState) -> float | None:
     """When an active incident resolves if nothing crosses again; None once resolved."""
-    return state.last_seen + hold_down_seconds if state.active else None
+    return state.last_seen + state.hold_down if state.active else None

@@ -39,6 +39,7 @@ class LedgerEntry:
     rule_id: str  # the ledger's rule id (a shadow rule's is suffixed)
     source: str  # the stream whose clock resolves the incident
     crossings: tuple[Crossing, ...]
+    hold_down_seconds: float  # without a crossing this long (event time), it resolves
 
 
 @dataclass(slots=True)
@@ -67,7 +68,6 @@ class AlertLedger:
         self,
         entries: Sequence[LedgerEntry],
         clocks: Mapping[str, float],
-        hold_down_seconds: int,
         runbook_base_url: str,
         max_lag_seconds: int,
     ) -> LedgerOutcome:
@@ -83,7 +83,9 @@ class AlertLedger:
                 entry
                 if known is None
                 else replace(
-                    known, crossings=tuple(sorted(known.crossings + entry.crossings, key=_at))
+                    known,
+                    crossings=tuple(sorted(known.crossings + entry.crossings, key=_at)),
+                    hold_down_seconds=max(known.hold_down_seconds, entry.hold_down_seconds),
                 )
             )
         due = [k for k in await store.due_alerts(clocks, DUE_PER_SOURCE) if k not in keyed]
@@ -98,18 +100,21 @@ class AlertLedger:
             touched = keyed.get(key)
             if touched is not None:
                 decision = observe(
-                    state, touched.crossings, touched.source, hold_down_seconds, runbook_base_url
+                    state,
+                    touched.crossings,
+                    touched.source,
+                    touched.hold_down_seconds,
+                    runbook_base_url,
                 )
-                decision = _then_expire(state, decision, clocks, hold_down_seconds)
+                decision = _then_expire(state, decision, clocks)
                 rule_id = touched.rule_id
             elif state is not None:
-                decision = expire(state, clocks.get(state.source, float("-inf")), hold_down_seconds)
+                decision = expire(state, clocks.get(state.source, float("-inf")))
                 rule_id = key.rsplit(":alert:", 1)[1]
             else:  # expired while scheduled
                 outcome.schedules.extend(AlertSchedule(s, key, None) for s in clocks)
                 continue
-            self._decide(key, rule_id, stored, state, decision, hold_down_seconds, max_lag_seconds,
-                         outcome, saves)  # fmt: skip
+            self._decide(key, rule_id, stored, state, decision, max_lag_seconds, outcome, saves)
         # Before the save: a key with messages not yet confirmed is due at once, so the next
         # batch on its stream sends them again even if nothing crosses again (the linkage
         # graph skips the events it applied). Written first, a crash leaves at worst a hint to
@@ -135,7 +140,6 @@ class AlertLedger:
         stored: StoredAlert | None,
         state: AlertState | None,
         decision: Decision,
-        hold_down_seconds: int,
         max_lag_seconds: int,
         outcome: LedgerOutcome,
         saves: list[AlertSave],
@@ -157,7 +161,7 @@ class AlertLedger:
                     version,
                     encode_state(new_state),
                     orjson.dumps(outbox) if outbox else b"",
-                    _ttl(new_state, hold_down_seconds, max_lag_seconds),
+                    _ttl(new_state, max_lag_seconds),
                 )
             )
             version += 1
@@ -168,21 +172,20 @@ class AlertLedger:
         outcome.messages += [(rule_id, message) for message in outbox]
         if outbox:
             outcome.delivered.append((key, version))
-        outcome.schedules.append(AlertSchedule(state.source, key, due_at(state, hold_down_seconds)))
+        outcome.schedules.append(AlertSchedule(state.source, key, due_at(state)))
 
 
 def _then_expire(
     before: AlertState | None,
     decision: Decision,
     clocks: Mapping[str, float],
-    hold_down_seconds: int,
 ) -> Decision:
     """An incident crossed early in a batch may be due by the batch's clock already: resolved
     now, as a batch that ended after its crossing would have."""
     state = decision.state or before
     if state is None:
         return decision
-    later = expire(state, clocks.get(state.source, float("-inf")), hold_down_seconds)
+    later = expire(state, clocks.get(state.source, float("-inf")))
     if later.state is None:
         return decision
     return Decision(later.state, decision.messages + later.messages)
@@ -192,8 +195,8 @@ def _at(crossing: Crossing) -> float:
     return crossing.at
 
 
-def _ttl(state: AlertState, hold_down_seconds: int, max_lag_seconds: int) -> int:
+def _ttl(state: AlertState, max_lag_seconds: int) -> int:
     """Wall-clock expiry of an entry: an active one outlives its hold-down and the tolerated
     consumer lag; a resolved one is kept a week (its last message, for a late redelivery)."""
-    keep = RESOLVED_KEEP_SECONDS + hold_down_seconds if state.active else RESOLVED_KEEP_SECONDS
-    return keep + max_lag_seconds
+    keep = RESOLVED_KEEP_SECONDS + state.hold_down if state.active else RESOLVED_KEEP_SECONDS
+    return int(keep) + max_lag_seconds

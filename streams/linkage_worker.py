@@ -92,7 +92,6 @@ class LinkageHandler:
                 ledger = await self.ledger.process(
                     cluster_entries(reports, config),
                     clocks,
-                    config.alerting.hold_down_seconds,
                     config.alerting.runbook_base_url,
                     config.state.max_lag_seconds,
                 )

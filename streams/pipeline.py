@@ -138,7 +138,7 @@ class DetectionPipeline:
         )
         outcome.layout = bound.layout  # confirm_sent reports these accounts judged in it
         crossings = self._detect(outcome, config)
-        entries = [*self._account_entries(outcome, crossings)]
+        entries = [*self._account_entries(outcome, crossings, config)]
         if self.linkage is not None or self.emit_links:
             linked = link_events(
                 outcome.events, outcome.readings, features, event_sources, bound.layout
@@ -156,7 +156,6 @@ class DetectionPipeline:
         ledger = await self.ledger.process(
             entries,
             clocks,
-            config.alerting.hold_down_seconds,
             config.alerting.runbook_base_url,
             state.max_lag_seconds,
         )
@@ -339,10 +338,13 @@ class DetectionPipeline:
 
     @staticmethod
     def _account_entries(
-        outcome: BatchOutcome, crossings: dict[tuple[str, str], list[tuple[Finding, float]]]
+        outcome: BatchOutcome,
+        crossings: dict[tuple[str, str], list[tuple[Finding, float]]],
+        config: DetectionConfig,
     ) -> list[LedgerEntry]:
         """One ledger entry per (account, rule) that crossed; an account's incidents resolve on
-        the clock of the partition its events come from."""
+        the clock of the partition its events come from, once the hold-down and the window
+        their evidence covers have passed without a crossing."""
         if not crossings:
             return []
         source_of = {
@@ -358,6 +360,7 @@ class DetectionPipeline:
                     rule_key,
                     source_of.get(account_id, ""),
                     tuple(Crossing(finding, at) for finding, at in found),
+                    max(hold_down_of(finding, config) for finding, _ in found),
                 )
             )
         return entries
@@ -392,6 +395,14 @@ class DetectionPipeline:
         for source, times in stamps.items():
             self.clocks.setdefault(source, StreamClock()).commit(times)
         count_alerts(self.metrics, outcome.alerts)
+
+
+def hold_down_of(finding: Finding, config: DetectionConfig) -> float:
+    """`alerting.hold_down_seconds`, or the window the finding's evidence covers if longer: a
+    rule that judges days of sparse requests must not resolve between two of them."""
+    window = config.windows.get(finding.window)
+    hold = config.alerting.hold_down_seconds
+    return float(max(hold, window.seconds if window is not None else 0))
 
 
 def count_alerts(metrics: Metrics, alerts: Sequence[dict[str, Any]]) -> None:
@@ -435,6 +446,7 @@ def cluster_entries(reports: Sequence[ClusterReport], config: DetectionConfig) -
                     finding.rule_id,
                     LINKAGE_SOURCE,
                     (Crossing(finding, round(report.at, 6)),),
+                    float(config.alerting.hold_down_seconds),
                 )
             )
     return entries

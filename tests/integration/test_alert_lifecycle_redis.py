@@ -24,7 +24,8 @@ def config() -> DetectionConfig:
 async def test_a_restarted_worker_suppresses_the_active_incident_then_resolves_it(
     config: DetectionConfig, redis_client: aioredis.Redis, key_prefix: str
 ) -> None:
-    hold = config.alerting.hold_down_seconds
+    # Past every incident's hold-down (the longest: a rule's longest window), other traffic.
+    hold = max(config.alerting.hold_down_seconds, *(w.seconds for w in config.windows.values()))
     events = harvest_events("acct_h", 300)
     events += [make_event("acct_q", events[-1]["timestamp"] + hold + 60 * i) for i in (-1, 1)]
     payloads = encode(events)

@@ -76,7 +76,7 @@ def incident(severities: Sequence[str], resolve: bool, started: float) -> list[d
         state = decision.state or state
         messages += decision.messages
     if resolve and state is not None:
-        messages += expire(state, started + 10 * HOLD, HOLD).messages
+        messages += expire(state, started + 10 * HOLD).messages
     return messages
 
 

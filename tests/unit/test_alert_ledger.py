@@ -15,11 +15,11 @@ SOURCE = "links:0"
 
 def entry(at: float, account: str = "acct_1") -> LedgerEntry:
     finding = Finding("rule", account, "high", 0.7, "1h", {"requests": 1}, "numbers only")
-    return LedgerEntry(f"acct:{account}", "rule", SOURCE, (Crossing(finding, at),))
+    return LedgerEntry(f"acct:{account}", "rule", SOURCE, (Crossing(finding, at),), HOLD)
 
 
 async def process(ledger: AlertLedger, entries: list[LedgerEntry], clock: float) -> LedgerOutcome:
-    return await ledger.process(entries, {SOURCE: clock}, HOLD, "https://rb/", 0)
+    return await ledger.process(entries, {SOURCE: clock}, "https://rb/", 0)
 
 
 async def test_messages_saved_and_never_confirmed_come_back_without_their_crossing() -> None:

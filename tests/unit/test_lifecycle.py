@@ -83,8 +83,8 @@ def test_an_incident_resolves_once_clear_for_the_hold_down() -> None:
     state, (first,) = run(None, Crossing(finding(), T0))
     state, _ = run(state, Crossing(finding(), T0 + 100))
     assert state is not None
-    assert expire(state, T0 + 100 + HOLD - 1, HOLD).messages == ()
-    decision = expire(state, T0 + 100 + HOLD + 5000, HOLD)
+    assert expire(state, T0 + 100 + HOLD - 1).messages == ()
+    decision = expire(state, T0 + 100 + HOLD + 5000)
     (resolved,) = decision.messages
     assert resolved["transition"] == RESOLVED and resolved["status"] == "resolved"
     # Stamped when the hold-down ran out, not when it was noticed: batching changes nothing.
@@ -93,7 +93,7 @@ def test_an_incident_resolves_once_clear_for_the_hold_down() -> None:
     assert resolved["fired_at"] == first["fired_at"] and resolved["suppressed"] == 1
     assert resolved["evidence"] == first["evidence"] and resolved["sequence"] == 2
     assert decision.state is not None and not decision.state.active
-    assert expire(decision.state, T0 + 10 * HOLD, HOLD).messages == ()  # once
+    assert expire(decision.state, T0 + 10 * HOLD).messages == ()  # once
 
 
 def test_a_crossing_after_the_hold_down_resolves_the_old_incident_then_opens_a_new_one() -> None:
@@ -147,11 +147,11 @@ def test_the_messages_do_not_depend_on_batching_or_when_the_clock_is_checked(
             next_at = crossings[index + 1].at if index + 1 < len(crossings) else None
             now = crossing.at + (sweeps[index] if batched else 0.0)
             if next_at is None or now < next_at:
-                swept = expire(state, now, HOLD)
+                swept = expire(state, now)
                 state = swept.state or state
                 out += swept.messages
         assert state is not None
-        out += expire(state, times[-1] + 10 * HOLD, HOLD).messages
+        out += expire(state, times[-1] + 10 * HOLD).messages
         return out
 
     assert messages(batched=True) == messages(batched=False)

@@ -328,11 +328,12 @@ async def test_an_alert_resolves_after_the_hold_down_and_a_restart_neither_repag
     """The incident lives in the store: a restarted pipeline (a new worker on the same state)
     suppresses the account's further crossings and still resolves it once the partition's
     clock is a hold-down past its last one."""
-    hold = config.alerting.hold_down_seconds
     store = MemoryWindowStore()
     harvest = harvest_events("acct_h", 300)
     before = await run_all(DetectionPipeline(config, store), encode(harvest[:200]))
     assert [a["transition"] for a in before] == ["firing"]
+    # The hold-down: the configured one, or the window the evidence covers if longer.
+    hold = max(config.alerting.hold_down_seconds, config.windows[before[0]["window"]].seconds)
     restarted = DetectionPipeline(config, store)
     outcome = await restarted.process(encode(harvest[200:]))
     assert outcome.alerts == [] and outcome.suppressed["extraction_combined"] > 0
@@ -355,11 +356,11 @@ async def test_a_batch_that_comes_back_undelivered_sends_the_same_state_changes_
 ) -> None:
     """Firing and resolution alike: what the ledger saved and never saw confirmed goes out
     again under the same ids, once."""
-    hold = config.alerting.hold_down_seconds
     store = MemoryWindowStore()
     pipeline = DetectionPipeline(config, store)
     harvest = encode(harvest_events("acct_h", 220))
     first = await pipeline.process(harvest)
+    hold = max(config.alerting.hold_down_seconds, config.windows[first.alerts[0]["window"]].seconds)
     again = await pipeline.process(harvest)  # the produce failed: the batch is retried
     assert [a["alert_id"] for a in again.alerts] == [a["alert_id"] for a in first.alerts]
     await pipeline.confirm_sent(again)
