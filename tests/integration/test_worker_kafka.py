@@ -97,7 +97,13 @@ def test_harvester_alert_reaches_the_alerts_topic_and_state_is_in_redis(
                 "window totals in Redis",
                 worker=worker,
             )
-            metrics = worker.metrics()
+            # A batch is counted once delivered and confirmed, after its state is written.
+            applied = 'distillwatch_events_total{outcome="applied"} 350.0'
+            metrics = poll_until(
+                lambda: text if applied in (text := worker.metrics()) else None,
+                "the batches counted in the metrics",
+                worker=worker,
+            )
         alert = orjson.loads(records[0].value)
         assert records[0].key == b"extraction_combined:account:acct_it_harvest"
         assert alert["subject"]["accounts"] == ["acct_it_harvest"]
