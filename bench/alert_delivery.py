@@ -60,9 +60,7 @@ def messages(incidents: int, started: float) -> list[dict[str, Any]]:
             state = decision.state or state
             out += [(at, m) for m in decision.messages]
         assert state is not None
-        out += [
-            (state.last_seen + HOLD, m) for m in expire(state, started + 9 * HOLD).messages
-        ]
+        out += [(state.last_seen + HOLD, m) for m in expire(state, started + 9 * HOLD).messages]
     return [m for _, m in sorted(out, key=lambda item: item[0])]
 
 

@@ -17,10 +17,17 @@ plain process (no Docker engine on the development machines):
   starting), HA gossip off, a minimal config routing everything to a "null" receiver, storage in
   a temporary folder. Readiness is `GET /-/ready` polled with a deadline.
 
+- promtool (no server): the alerting rules for distillwatch's own health
+  (config/prometheus/rules/) are checked and unit-tested with it. Found on PATH, or Debian's
+  `prometheus` package is installed with apt-get (root only) under the same policy-rc.d, so the
+  package's Prometheus daemon does not start (stopped if it did anyway, on :9090). Only the
+  `promtool` binary is used. `--no-promtool` skips it.
+
 Whatever this script started is stopped when the command ends, also on failure or Ctrl-C.
 The child command sees the addresses in its environment, and for Alertmanager also
 `DISTILLWATCH_ALERTMANAGER_URL` (the first instance), `DISTILLWATCH_ALERTMANAGER_BIN` (tests start
-their own instances with it, tests/alertmanager_process.py) and `DISTILLWATCH_AMTOOL`.
+their own instances with it, tests/alertmanager_process.py) and `DISTILLWATCH_AMTOOL`; for
+promtool `DISTILLWATCH_PROMTOOL` and `DISTILLWATCH_PROMTOOL_VERSION`.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ DEFAULT_REDIS_CLUSTER_URL = "redis-cluster://127.0.0.1:6391,127.0.0.1:6392,127.0
 DEFAULT_REDIS_SENTINEL_URL = "redis-sentinel://127.0.0.1:26390/dwprimary"
 DEFAULT_ALERTMANAGER_URLS = "http://127.0.0.1:19093,http://127.0.0.1:19094"
 ALERTMANAGER_NAMES = ("prometheus-alertmanager", "alertmanager")  # Debian's name, upstream's
+SYSTEM_PROMETHEUS_URL = "http://127.0.0.1:9090"  # where Debian's prometheus daemon listens
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 # The instances the tests talk to deliver nowhere: config/alertmanager.yml is the production
 # example (its receivers need pager and chat endpoints). Short group timers so a test sees a
@@ -255,14 +263,19 @@ def http_opener(url: str) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener()
 
 
-def alertmanager_ready(url: str, timeout_s: float = 1.0) -> bool:
-    """`GET /-/ready` answers 200: the instance loaded its config and serves its API."""
+def http_ready(url: str, timeout_s: float = 1.0) -> bool:
+    """`GET /-/ready` answers 200 (Alertmanager and Prometheus both serve it)."""
     ready = url.rstrip("/") + "/-/ready"
     try:
         with http_opener(ready).open(ready, timeout=timeout_s) as response:
             return int(response.status) == 200
     except (urllib.error.URLError, OSError, ValueError):  # HTTPError is a URLError
         return False
+
+
+def alertmanager_ready(url: str, timeout_s: float = 1.0) -> bool:
+    """`GET /-/ready` answers 200: the instance loaded its config and serves its API."""
+    return http_ready(url, timeout_s)
 
 
 def split_urls(urls: str) -> list[str]:
@@ -293,19 +306,20 @@ def services_held_back() -> Iterator[None]:
         POLICY_RC_D.unlink(missing_ok=True)
 
 
-def stop_system_alertmanager() -> None:
-    """If installing started Debian's own daemon anyway (a policy that allowed it), stop it:
-    the tests use their own instances, a stray one on 9093 only confuses."""
-    for command in (
-        ["systemctl", "stop", "prometheus-alertmanager"],
-        ["/etc/init.d/prometheus-alertmanager", "stop"],
-    ):
+def stop_system_service(service: str, port: int) -> None:
+    """If installing started a Debian package's own daemon anyway (a policy that allowed it),
+    stop it: the tests use their own instances, a stray one on `port` only confuses."""
+    for command in (["systemctl", "stop", service], [f"/etc/init.d/{service}", "stop"]):
         if shutil.which(command[0]) or Path(command[0]).exists():
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode == 0:
-                log("stopped the prometheus-alertmanager service the package started")
+                log(f"stopped the {service} service the package started")
                 return
-    log("the package started prometheus-alertmanager on :9093 and it could not be stopped")
+    log(f"the package started {service} on :{port} and it could not be stopped")
+
+
+def stop_system_alertmanager() -> None:
+    stop_system_service("prometheus-alertmanager", 9093)
 
 
 def ensure_alertmanager() -> tuple[str, str]:
@@ -412,6 +426,41 @@ def export_alertmanager_tools() -> None:
     os.environ["DISTILLWATCH_ALERTMANAGER_BIN"] = binary
     os.environ["DISTILLWATCH_AMTOOL"] = amtool
     os.environ["DISTILLWATCH_ALERTMANAGER_VERSION"] = alertmanager_version(binary)
+
+
+def ensure_promtool() -> str:
+    """promtool, installing Debian's prometheus package when absent (only promtool is used:
+    the package's daemon is held back, and stopped if it started anyway)."""
+    found = shutil.which("promtool")
+    if found:
+        return found
+    system_daemon_before = http_ready(SYSTEM_PROMETHEUS_URL)
+    with services_held_back():
+        apt_install("prometheus", "promtool")
+    if not system_daemon_before and http_ready(SYSTEM_PROMETHEUS_URL):
+        stop_system_service("prometheus", 9090)
+    found = shutil.which("promtool")
+    if not found:
+        raise RuntimeError("apt-get installed prometheus but promtool is not on PATH")
+    return found
+
+
+def promtool_version(promtool: str) -> str:
+    """'2.42.0+ds' from `promtool --version` (kingpin prints it on stdout or stderr)."""
+    result = subprocess.run([promtool, "--version"], capture_output=True, text=True)
+    words = (result.stdout + result.stderr).split()
+    return words[2] if len(words) > 2 and words[1] == "version" else "unknown"
+
+
+def export_promtool() -> None:
+    """promtool for the child; a machine without it only loses the tests that need it."""
+    try:
+        promtool = ensure_promtool()
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        log(f"no promtool for the tests: {error}")
+        return
+    os.environ["DISTILLWATCH_PROMTOOL"] = promtool
+    os.environ["DISTILLWATCH_PROMTOOL_VERSION"] = promtool_version(promtool)
 
 
 def ensure_kafka_jars() -> None:
@@ -571,6 +620,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--no-alertmanager", action="store_true", help="do not provide Alertmanager"
     )
+    parser.add_argument("--no-promtool", action="store_true", help="do not provide promtool")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command to run")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -598,6 +648,8 @@ def main(argv: list[str]) -> int:
                 services.enter_context(alertmanager_service(url))
             os.environ["DISTILLWATCH_ALERTMANAGER_URL"] = alertmanager_urls[0]
             export_alertmanager_tools()
+        if not args.no_promtool:
+            export_promtool()
         # SIGTERM from CI must unwind the ExitStack so the services stop too.
         signal.signal(signal.SIGTERM, raise_interrupt)
         try:

@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY, start_http_server
 
 from detectors.alerts import transition_of
+from streams.metrics import register_build_info
 from streams.redis_connect import AsyncClient, connect_async
 from streams.sinks.alertmanager import AlertmanagerSink
 from streams.sinks.base import DeliveryError, Sink
@@ -318,6 +319,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         log.error("%s: no enabled sink", args.sinks)
         return 2
     metrics = SinkMetrics.create(REGISTRY)
+    register_build_info(REGISTRY, "dispatcher")
     if args.metrics_port:
         start_http_server(args.metrics_port)
 

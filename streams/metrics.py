@@ -6,9 +6,11 @@ pipelines in one process never collides in the default registry.
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
+from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
@@ -125,3 +127,15 @@ class Metrics:
     @classmethod
     def noop(cls) -> Metrics:
         return cls.create(CollectorRegistry(auto_describe=False))
+
+
+def register_build_info(registry: CollectorRegistry, component: str) -> None:
+    """`distillwatch_build_info{version, python, component} 1`: which build runs where (a
+    dashboard joins on it across a rolling upgrade)."""
+    try:
+        version = metadata.version("distillwatch")
+    except metadata.PackageNotFoundError:  # run from a source tree without installing
+        version = "unknown"
+    Info("distillwatch_build", "The running distillwatch build", registry=registry).info(
+        {"version": version, "python": platform.python_version(), "component": component}
+    )

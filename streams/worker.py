@@ -39,7 +39,7 @@ from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, topic_max_
 from streams.link_messages import LinkRecord, encode_records
 from streams.linkage_store import RedisLinkage
 from streams.linkage_worker import LinkageHandler
-from streams.metrics import Metrics
+from streams.metrics import Metrics, register_build_info
 from streams.outcome import BatchOutcome
 from streams.pipeline import DetectionPipeline
 from streams.redis_checks import RedisStateError, check_eviction_policy
@@ -242,6 +242,7 @@ def run_worker(args: argparse.Namespace) -> int:
     if policy != "noeviction":
         log.warning("Redis maxmemory-policy is %s (allowed by --allow-eviction)", policy)
     metrics = Metrics.create(REGISTRY)
+    register_build_info(REGISTRY, "worker")
     watcher = ConfigWatcher(
         args.config, on_reload=lambda result: metrics.config_reloads.labels(result=result).inc()
     )

@@ -133,3 +133,13 @@ def amtool_path() -> str:
 def alertmanager_bin() -> str:
     """The binary tests start their own instances with (tests/alertmanager_process.py)."""
     return installed("alertmanager", "DISTILLWATCH_ALERTMANAGER_BIN", testenv.ALERTMANAGER_NAMES)
+
+
+@pytest.fixture(scope="session")
+def promtool_path() -> str:
+    """promtool (Debian's prometheus package; scripts/testenv.py installs it): checks and
+    unit-tests the alerting rules for distillwatch's own health (config/prometheus/rules/)."""
+    found = installed("promtool", "DISTILLWATCH_PROMTOOL", ("promtool",))
+    version = os.environ.get("DISTILLWATCH_PROMTOOL_VERSION") or testenv.promtool_version(found)
+    print(f"\n[tests] promtool {version} at {found}", file=sys.stderr)
+    return found
