@@ -41,7 +41,7 @@ from detectors.alerts import transition_of
 from streams.metrics import register_build_info
 from streams.redis_connect import AsyncClient, connect_async
 from streams.sinks.alertmanager import AlertmanagerSink
-from streams.sinks.base import DeliveryError, Sink
+from streams.sinks.base import DeliveryError, Sink, incident_step
 from streams.sinks.build import build_sinks
 from streams.sinks.config import AlertmanagerSinkConfig, SinksConfig, load_sinks_config
 from streams.sinks.delivery import DeliveryResult, RetrySchedule, deliver_with_retry
@@ -57,12 +57,6 @@ POLL_MS = 1000
 POLL_SLACK_S = 300  # beyond a sink's retry horizon, before its consumer counts as stuck
 MAX_RECORDS = 100
 BAD_ALERT = "bad_alert"
-
-
-def incident_step(alert: Mapping[str, Any]) -> tuple[float, int]:
-    """(incident start, step): orders the state changes of one dedup_key."""
-    started = datetime.fromisoformat(str(alert["fired_at"])).timestamp()
-    return started, int(alert.get("sequence", 1))
 
 
 class SinkCursor:

@@ -34,6 +34,7 @@ from streams.sinks.base import (
     Sink,
     SinkOptions,
     alert_state,
+    incident_step,
     subject_id,
     timestamp_seconds,
 )
@@ -77,7 +78,7 @@ class AlertmanagerSink(Sink):
         restart: the dispatcher primes a new sink from its cursor)."""
         key = str(alert["dedup_key"])
         self._steps.pop(key, None)
-        self._steps[key] = _step(alert)
+        self._steps[key] = incident_step(alert)
         while len(self._steps) > REMEMBERED_ALERTS:
             self._steps.popitem(last=False)
         self._severity.pop(key, None)
@@ -169,17 +170,17 @@ class AlertmanagerSink(Sink):
             self._accepted.popitem(last=False)
         raise combined(errors)
 
+    def _superseded(self, alert: Mapping[str, Any]) -> bool:
+        """A later step of its incident was posted since the caller read this one."""
+        posted = self._steps.get(str(alert["dedup_key"]))
+        return posted is not None and incident_step(alert) < posted
+
     async def refresh(self, active_alerts: list[dict[str, Any]]) -> None:
         """Re-post the active alerts this sink wants, with a fresh endsAt: one POST per
         instance. Raises DeliveryError (after trying every instance) if any did not accept;
         the next refresh tries again."""
         async with self._posting:
-            wanted = [
-                alert
-                for alert in active_alerts
-                if self.wants(alert)
-                and _step(alert) >= self._steps.get(str(alert["dedup_key"]), _step(alert))
-            ]
+            wanted = [a for a in active_alerts if self.wants(a) and not self._superseded(a)]
             if not wanted:
                 return
             now = self._clock()
@@ -191,12 +192,6 @@ class AlertmanagerSink(Sink):
             counter.labels(self.name, "failed").inc(len(errors))
         if errors:
             raise combined(errors)
-
-
-def _step(alert: Mapping[str, Any]) -> tuple[float, int]:
-    """(incident start, sequence): orders the messages of one dedup_key."""
-    started = timestamp_seconds(str(alert["fired_at"]))
-    return (started if started is not None else 0.0), alert_state(alert).sequence
 
 
 def combined(errors: Mapping[str, DeliveryError]) -> DeliveryError:

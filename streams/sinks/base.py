@@ -92,6 +92,15 @@ def timestamp_seconds(text: str) -> float | None:
         return None
 
 
+def incident_step(alert: Mapping[str, Any]) -> tuple[float, int]:
+    """(incident start, sequence): orders the messages of one dedup_key. ValueError when
+    `fired_at` is not an RFC 3339 time."""
+    started = timestamp_seconds(str(alert["fired_at"]))
+    if started is None:
+        raise ValueError("fired_at is not an RFC 3339 time")
+    return started, alert_state(alert).sequence
+
+
 class SinkOptions(TypedDict, total=False):
     """What every sink takes besides its name and receiver settings."""
 
