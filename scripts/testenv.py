@@ -528,6 +528,11 @@ def kafka_properties(workdir: Path, host: str, port: int, controller_port: int) 
     )
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 class KafkaBroker:
     """One Kafka node (broker and controller) as a process, its storage in `workdir`.
     `start()` formats the storage the first time and reuses it after: a broker killed with
@@ -558,17 +563,20 @@ class KafkaBroker:
             str(KAFKA_LIBS / "*"),
         ]
 
+    def format_storage(self, cluster_id: str) -> None:
+        # "--cluster-id=<id>": a separate argument beginning with "-" would be read as an option
+        format_storage = ["kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}"]
+        subprocess.run(
+            [*self._jvm(), *format_storage, "-c", str(self.props)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
     def start(self) -> None:
         ensure_kafka_jars()
         jvm = self._jvm()
         if not (self.workdir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            format_storage = ["kafka.tools.StorageTool", "format", "-t", cluster_id]
-            subprocess.run(
-                [*jvm, *format_storage, "-c", str(self.props)],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            self.format_storage(new_cluster_id())
         with (self.workdir / "stdout.log").open("ab") as log_out:
             self.proc = subprocess.Popen(
                 [*jvm, "kafka.Kafka", str(self.props)], stdout=log_out, stderr=subprocess.STDOUT
