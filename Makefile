@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 OUT ?= out
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test unit lint typecheck bench clean venv
+.PHONY: demo test unit lint typecheck bench clean venv stack secrets dashboards
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,25 @@ lint: venv
 
 typecheck: venv
 	$(VENV)/bin/mypy
+
+## The compose topology as local processes (no Docker): Kafka, Redis, Alertmanager, workers,
+## dispatcher, Prometheus, Grafana if installed, simulated traffic. Ctrl-C stops it.
+stack: venv
+	$(PY) scripts/stack.py $(STACK_ARGS)
+
+## Random passwords for docker-compose.yml's secrets (kept if present; git-ignored).
+secrets:
+	# The folder is private; the files are world-readable because Compose bind-mounts them
+	# as they are, and the containers read them as their own non-root users.
+	mkdir -p secrets && chmod 700 secrets
+	for name in redis_password grafana_admin_password; do \
+	  test -s secrets/$$name || $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))' > secrets/$$name; \
+	  chmod 644 secrets/$$name; \
+	done
+
+## Rebuild the Grafana dashboards' JSON and docs/dashboards.md from dashboards/*.py.
+dashboards: venv
+	$(PY) -m dashboards
 
 bench: venv
 	$(PY) bench/replay_throughput.py

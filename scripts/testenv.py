@@ -20,14 +20,24 @@ plain process (no Docker engine on the development machines):
 - promtool (no server): the alerting rules for distillwatch's own health
   (config/prometheus/rules/) are checked and unit-tested with it. Found on PATH, or Debian's
   `prometheus` package is installed with apt-get (root only) under the same policy-rc.d, so the
-  package's Prometheus daemon does not start (stopped if it did anyway, on :9090). Only the
-  `promtool` binary is used. `--no-promtool` skips it.
+  package's Prometheus daemon does not start (stopped if it did anyway, on :9090). The
+  `promtool` binary checks the rules; the package's `prometheus` server is what the
+  end-to-end scrape test and `make stack` start themselves (scripts/prometheus_server.py).
+  `--no-promtool` skips both.
+- docker-compose (no engine): Debian's `docker-compose` 1.29 validates docker-compose.yml
+  (`docker-compose config -q`). Found on PATH or installed with apt-get (root only).
+  `--no-docker-compose` skips it.
+
+The secured Kafka broker (SASL_SSL with PLAIN and SCRAM, mutual TLS) and the TLS Redis with a
+password and an ACL user are not started here: the secure-transport tests start their own with
+`KafkaBroker` below and certificates they make (tests/integration/secure_services.py).
 
 Whatever this script started is stopped when the command ends, also on failure or Ctrl-C.
 The child command sees the addresses in its environment, and for Alertmanager also
 `DISTILLWATCH_ALERTMANAGER_URL` (the first instance), `DISTILLWATCH_ALERTMANAGER_BIN` (tests start
 their own instances with it, tests/alertmanager_process.py) and `DISTILLWATCH_AMTOOL`; for
-promtool `DISTILLWATCH_PROMTOOL` and `DISTILLWATCH_PROMTOOL_VERSION`.
+promtool `DISTILLWATCH_PROMTOOL` and `DISTILLWATCH_PROMTOOL_VERSION`; for docker-compose
+`DISTILLWATCH_DOCKER_COMPOSE`.
 """
 
 from __future__ import annotations
@@ -45,9 +55,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -124,14 +135,18 @@ def redis_ping(host: str, port: int) -> bool:
         return False
 
 
-def kafka_ready(bootstrap: str) -> bool:
-    """A metadata request that succeeds: the broker is up and has a controller."""
+def kafka_ready(bootstrap: str, **client: Any) -> bool:
+    """A metadata request that succeeds: the broker is up and has a controller. `client`:
+    kafka-python settings for a listener that needs them (SASL, TLS)."""
     from kafka import KafkaAdminClient  # imported late: the venv may not exist at module import
     from kafka.errors import KafkaError
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=3000,
+            bootstrap_timeout_ms=3000,
+            **client,
         )
     except (KafkaError, OSError, ValueError):
         return False
@@ -463,6 +478,21 @@ def export_promtool() -> None:
     os.environ["DISTILLWATCH_PROMTOOL_VERSION"] = promtool_version(promtool)
 
 
+def export_docker_compose() -> None:
+    """docker-compose (Debian's 1.29, a Python program: validates without an engine) for the
+    child; a machine without it only loses the test that needs it."""
+    found = shutil.which("docker-compose")
+    if not found:
+        try:
+            apt_install("docker-compose", "docker-compose")
+        except (RuntimeError, subprocess.CalledProcessError) as error:
+            log(f"no docker-compose for the tests: {error}")
+            return
+        found = shutil.which("docker-compose")
+    if found:
+        os.environ["DISTILLWATCH_DOCKER_COMPOSE"] = found
+
+
 def ensure_kafka_jars() -> None:
     stamp = KAFKA_LIBS / ".pom-stamp"
     pom_bytes = KAFKA_POM.read_bytes()
@@ -512,20 +542,27 @@ def kafka_properties(workdir: Path, host: str, port: int, controller_port: int) 
             "controller.listener.names=CONTROLLER",
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "inter.broker.listener.name=PLAINTEXT",
-            f"log.dirs={workdir / 'data'}",
-            "num.partitions=1",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=4",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=true",
-            "message.max.bytes=4194304",
-            "",
+            *single_node_properties(workdir),
         ]
     )
+
+
+def single_node_properties(workdir: Path) -> list[str]:
+    """A one-node test cluster's storage and internal topics (one replica each), small."""
+    return [
+        f"log.dirs={workdir / 'data'}",
+        "num.partitions=1",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=true",
+        "message.max.bytes=4194304",
+        "",
+    ]
 
 
 def new_cluster_id() -> str:
@@ -536,16 +573,31 @@ def new_cluster_id() -> str:
 class KafkaBroker:
     """One Kafka node (broker and controller) as a process, its storage in `workdir`.
     `start()` formats the storage the first time and reuses it after: a broker killed with
-    SIGKILL and started again recovers its logs, as a crashed production broker does."""
+    SIGKILL and started again recovers its logs, as a crashed production broker does.
 
-    def __init__(self, workdir: Path, host: str, port: int) -> None:
+    A secured broker (tests/integration/secure_services.py) brings its own `properties`, the
+    StorageTool arguments that create its SCRAM users (`format_args`: KRaft keeps them in the
+    metadata log, written at format), and the `client` settings its readiness check needs."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        host: str,
+        port: int,
+        *,
+        properties: str | None = None,
+        format_args: Sequence[str] = (),
+        client: Mapping[str, Any] | None = None,
+    ) -> None:
         self.workdir, self.bootstrap = workdir, f"{host}:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.props = workdir / "server.properties"
         self.log_file = workdir / "server.log"
+        self.format_args = list(format_args)
+        self.client = dict(client or {})
         workdir.mkdir(parents=True, exist_ok=True)
         if not self.props.exists():
-            self.props.write_text(kafka_properties(workdir, host, port, free_port()))
+            self.props.write_text(properties or kafka_properties(workdir, host, port, free_port()))
 
     def _jvm(self) -> list[str]:
         java = shutil.which("java")
@@ -567,7 +619,7 @@ class KafkaBroker:
         # "--cluster-id=<id>": a separate argument beginning with "-" would be read as an option
         format_storage = ["kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}"]
         subprocess.run(
-            [*self._jvm(), *format_storage, "-c", str(self.props)],
+            [*self._jvm(), *format_storage, "-c", str(self.props), *self.format_args],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -582,7 +634,7 @@ class KafkaBroker:
                 [*jvm, "kafka.Kafka", str(self.props)], stdout=log_out, stderr=subprocess.STDOUT
             )
         wait_until(
-            lambda: kafka_ready(self.bootstrap), "Kafka broker", proc=self.proc,
+            lambda: kafka_ready(self.bootstrap, **self.client), "Kafka broker", proc=self.proc,
             log_file=self.log_file,
         )  # fmt: skip
 
@@ -629,6 +681,9 @@ def main(argv: list[str]) -> int:
         "--no-alertmanager", action="store_true", help="do not provide Alertmanager"
     )
     parser.add_argument("--no-promtool", action="store_true", help="do not provide promtool")
+    parser.add_argument(
+        "--no-docker-compose", action="store_true", help="do not provide docker-compose"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command to run")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -658,6 +713,8 @@ def main(argv: list[str]) -> int:
             export_alertmanager_tools()
         if not args.no_promtool:
             export_promtool()
+        if not args.no_docker_compose:
+            export_docker_compose()
         # SIGTERM from CI must unwind the ExitStack so the services stop too.
         signal.signal(signal.SIGTERM, raise_interrupt)
         try:

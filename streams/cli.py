@@ -182,6 +182,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if not args.out and not args.to_kafka:
         err.print("simulate needs --out FILE and/or --to-kafka BOOTSTRAP")
         return 2
+    from streams.kafka_security import KafkaSecurity
+
+    security = KafkaSecurity.from_args(args)  # refused before any event is generated
     sim = simulate(args.scenario, hours=args.hours, seed=args.seed, benign_accounts=args.accounts)
     if args.labels:
         write_labels(sim.labels, args.labels)
@@ -199,9 +202,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 yield ts, line
 
         if args.to_kafka:
+            from streams.kafka_check import KafkaUnavailable
             from streams.kafka_producer import send_lines
 
-            sent = send_lines(stream(), args.to_kafka, args.topic, args.rate)
+            try:
+                sent = send_lines(stream(), args.to_kafka, args.topic, args.rate, security)
+            except KafkaUnavailable as error:
+                err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+                return 2
             out.print(f"sent {sent:,} events to {args.topic} at {args.to_kafka}")
         else:
             for _ in stream():
@@ -276,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--labels")
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--hours", type=float, default=24.0)
+    from streams.kafka_security import add_kafka_security_args
+
+    add_kafka_security_args(simulate)
     simulate.set_defaults(func=cmd_simulate)
 
     check = sub.add_parser("check-config", help="validate a config file and exit")

@@ -38,6 +38,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY, start_http_server
 
 from detectors.alerts import transition_of
+from streams.kafka_check import KafkaUnavailable, check_kafka
+from streams.kafka_security import PLAINTEXT, KafkaSecurity, add_kafka_security_args
 from streams.metrics import register_build_info
 from streams.redis_connect import AsyncClient, connect_async
 from streams.sinks.alertmanager import AlertmanagerSink
@@ -221,12 +223,17 @@ async def dispatch(
     start_at: str = "earliest",
     metrics: SinkMetrics | None = None,
     stop: asyncio.Event | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
-    """Run every enabled sink's dispatcher until `stop` is set."""
+    """Run every enabled sink's dispatcher until `stop` is set. Raises KafkaUnavailable at
+    once if the brokers refuse the connection (credentials, certificates)."""
     stop = stop or asyncio.Event()
     metrics = metrics or SinkMetrics.noop()
+    await check_kafka(bootstrap, security)
     redis = connect_async(redis_url)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **security.aiokafka()
+    )
     await producer.start()
     resend_seconds = {
         sink.name: sink.resend_seconds
@@ -248,6 +255,7 @@ async def dispatch(
                     # group must not give its partitions away meanwhile (another member would
                     # deliver the same alert again).
                     max_poll_interval_ms=int(1000 * (sink.delivery.horizon_seconds + POLL_SLACK_S)),
+                    **security.aiokafka(),
                 )
                 await consumer.start()
                 consumers.append(consumer)
@@ -303,16 +311,22 @@ def add_dispatch_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="where a sink with no committed offset starts (earliest: lose nothing)",
     )
     parser.add_argument("--metrics-port", type=int, default=0, help="0: no metrics endpoint")
+    add_kafka_security_args(parser)
     parser.set_defaults(func=cmd_dispatch)
     return parser
 
 
 def cmd_dispatch(args: argparse.Namespace) -> int:
+    security = KafkaSecurity.from_args(args)
     config = load_sinks_config(args.sinks)
     if not config.enabled:
         log.error("%s: no enabled sink", args.sinks)
         return 2
     metrics = SinkMetrics.create(REGISTRY)
+    metrics.prefill(
+        [sink.name for sink in config.enabled],
+        [sink.name for sink in config.enabled if isinstance(sink, AlertmanagerSinkConfig)],
+    )
     register_build_info(REGISTRY, "dispatcher")
     if args.metrics_port:
         start_http_server(args.metrics_port)
@@ -326,10 +340,14 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
             config, args.kafka, args.redis,
             alerts_topic=args.alerts_topic, parked_topic=args.parked_topic,
             group_prefix=args.group_prefix, key_prefix=args.key_prefix,
-            start_at=args.start_at, metrics=metrics, stop=stop,
+            start_at=args.start_at, metrics=metrics, stop=stop, security=security,
         )  # fmt: skip
 
     started = time.monotonic()
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KafkaUnavailable as error:
+        log.error("refusing to start: %s", error)
+        return 2
     log.info("dispatcher stopped after %.0f s", time.monotonic() - started)
     return 0

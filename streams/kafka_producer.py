@@ -8,15 +8,23 @@ from collections.abc import Iterable
 import orjson
 from kafka import KafkaProducer
 
+from streams.kafka_check import check_kafka_sync
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
+
 
 def send_lines(
     events: Iterable[tuple[float, bytes]],
     bootstrap: str,
     topic: str,
     rate_per_second: float | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> int:
-    """Produce (event time, JSON) pairs; the key is the event's account_id."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    """Produce (event time, JSON) pairs; the key is the event's account_id. Raises
+    KafkaUnavailable first if the brokers refuse the connection."""
+    check_kafka_sync(bootstrap, security)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, **security.kafka_python()
+    )
     sent = 0
     started = time.monotonic()
     try:

@@ -34,6 +34,7 @@ from detectors.linkage import (
 )
 from streams.link_messages import LinkEvent, LinkRecord, event_row
 from streams.redis_connect import AsyncClient
+from streams.redis_timing import RoundTrips
 
 
 class LinkageStore(abc.ABC):
@@ -138,9 +139,14 @@ class RedisLinkage(LinkageStore):
     previous window's graph is there while the next one fills."""
 
     def __init__(
-        self, client: AsyncClient, settings: LinkageConfig, key_prefix: str = "dw"
+        self,
+        client: AsyncClient,
+        settings: LinkageConfig,
+        key_prefix: str = "dw",
+        round_trips: RoundTrips | None = None,
     ) -> None:
         self._redis = client
+        self._trips = round_trips or RoundTrips()
         self.settings = settings  # the worker sets it per batch (hot reload)
         self._source = _lua()
         self._sha: str | None = None
@@ -173,9 +179,13 @@ class RedisLinkage(LinkageStore):
     async def _call(self, keys: list[str], args: list[Any]) -> Any:
         for attempt in (1, 2):
             if self._sha is None:
-                self._sha = await self._redis.script_load(self._source)
+                self._sha = await self._trips.timed(
+                    "script_load", self._redis.script_load(self._source)
+                )
             try:
-                return await self._redis.evalsha(self._sha, len(keys), *keys, *args)
+                return await self._trips.timed(
+                    "linkage_apply", self._redis.evalsha(self._sha, len(keys), *keys, *args)
+                )
             except NoScriptError:  # Redis restarted: load again, once
                 self._sha = None
                 if attempt == 2:

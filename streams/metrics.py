@@ -7,6 +7,7 @@ pipelines in one process never collides in the default registry.
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -14,6 +15,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
+# Event time to processed: live it is well under a second; minutes mean the worker is behind,
+# hours a backlog (or a replay of old traffic)
+EVENT_DELAY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+                       21600.0, 86400.0)  # fmt: skip
+REDIS_SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+EVENT_OUTCOMES = ("applied", "duplicate", "late", "dead_letter")
+RELOAD_RESULTS = ("applied", "invalid", "layout_change")
+RETRY_STAGES = ("state", "produce", "confirm", "linkage", "alerts")
+FAILURE_KINDS = ("transient", "permanent")
+LINK_OUTCOMES = ("applied", "dead_letter")
+TRANSITIONS = ("firing", "updated", "resolved")
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,16 @@ class Metrics:
     batch_started: Gauge  # start of the batch in progress (0: none): a stall shows here
     last_success: Gauge  # when the last batch was delivered
     link_records: Counter  # labels: outcome = applied | dead_letter (the linkage agent)
+    event_delay_seconds: Histogram  # per event: wall clock at delivery minus its timestamp
+    consumer_lag: Gauge  # labels: topic, partition (partitions this worker holds)
+    redis_seconds: Histogram  # labels: operation (one round trip: a pipeline or a script)
+    redis_errors: Counter  # labels: operation
+    tracked_accounts: Gauge  # sampled (streams/state_sampler.py)
+    tracked_clusters: Gauge  # sampled: multi-account clusters in the current linkage window
+    active_incidents: Gauge  # sampled: incidents firing (scheduled to resolve)
+    state_memory_bytes: Gauge  # labels: kind = account | incident | linkage; sampled
+    redis_used_memory_bytes: Gauge  # sampled: INFO memory, summed over primaries
+    state_sampled: Gauge  # when the sample above was taken by this worker
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -122,7 +144,95 @@ class Metrics:
                 ["outcome"],
                 registry=registry,
             ),
+            event_delay_seconds=Histogram(
+                "distillwatch_event_delay_seconds",
+                "Per event: wall clock when its batch was delivered minus the event's timestamp",
+                buckets=EVENT_DELAY_BUCKETS,
+                registry=registry,
+            ),
+            consumer_lag=Gauge(
+                "distillwatch_consumer_lag_messages",
+                "Messages in a partition this worker holds that it has not processed yet "
+                "(high watermark minus the next offset to process)",
+                ["topic", "partition"],
+                registry=registry,
+            ),
+            redis_seconds=Histogram(
+                "distillwatch_redis_round_trip_seconds",
+                "One Redis round trip (a pipeline or a script call), by operation",
+                ["operation"],
+                buckets=REDIS_SECONDS_BUCKETS,
+                registry=registry,
+            ),
+            redis_errors=Counter(
+                "distillwatch_redis_errors_total",
+                "Redis round trips that failed, by operation",
+                ["operation"],
+                registry=registry,
+            ),
+            tracked_accounts=Gauge(
+                "distillwatch_tracked_accounts",
+                "Accounts with window state in Redis (sampled)",
+                registry=registry,
+            ),
+            tracked_clusters=Gauge(
+                "distillwatch_tracked_clusters",
+                "Clusters of two or more linked accounts in the current linkage window (sampled)",
+                registry=registry,
+            ),
+            active_incidents=Gauge(
+                "distillwatch_active_incidents",
+                "Incidents firing, not yet resolved (sampled)",
+                registry=registry,
+            ),
+            state_memory_bytes=Gauge(
+                "distillwatch_state_memory_bytes",
+                "Redis memory of the detector's keys by kind, estimated from a sample of keys",
+                ["kind"],
+                registry=registry,
+            ),
+            redis_used_memory_bytes=Gauge(
+                "distillwatch_redis_used_memory_bytes",
+                "Redis used_memory (INFO memory), summed over the primaries (sampled)",
+                registry=registry,
+            ),
+            state_sampled=Gauge(
+                "distillwatch_state_sample_timestamp_seconds",
+                "When this worker last sampled the state's size (0: never; one worker samples "
+                "at a time)",
+                registry=registry,
+            ),
         )
+
+    def prefill(
+        self,
+        alerting: Iterable[tuple[str, str]],
+        shadow: Iterable[str],
+        dead_letter_reasons: Iterable[str],
+    ) -> None:
+        """Every label value known in advance, at zero: `rate()` of a counter that has never
+        moved then reads 0 instead of no series, so dashboards show a flat line and an alert's
+        `increase()` sees the first error. `alerting`: (rule id, configured severity) of the
+        rules that alert; `shadow`: the ids of the rules in shadow mode."""
+        for outcome in EVENT_OUTCOMES:
+            self.events.labels(outcome=outcome)
+        for reason in dead_letter_reasons:
+            self.dead_letters.labels(reason=reason)
+        for result in RELOAD_RESULTS:
+            self.config_reloads.labels(result=result)
+        for stage in RETRY_STAGES:
+            for kind in FAILURE_KINDS:
+                self.state_errors.labels(stage=stage, kind=kind)
+        for outcome in LINK_OUTCOMES:
+            self.link_records.labels(outcome=outcome)
+        for rule_id in shadow:
+            self.shadow_findings.labels(rule_id=rule_id)
+            self.detector_errors.labels(rule_id=rule_id)
+        for rule_id, severity in alerting:
+            self.detector_errors.labels(rule_id=rule_id)
+            self.alerts_suppressed.labels(rule_id=rule_id)
+            for transition in TRANSITIONS:
+                self.alerts.labels(rule_id=rule_id, severity=severity, transition=transition)
 
     @classmethod
     def noop(cls) -> Metrics:

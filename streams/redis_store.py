@@ -41,6 +41,7 @@ from redis.exceptions import DataError, NoScriptError
 from detectors.contract import BIN_KEY_STRIDE, StateLayout
 from detectors.windows import WindowReading, WindowUpdate, window_specs
 from streams.redis_connect import AsyncClient, connect_async
+from streams.redis_timing import RoundTrips
 from streams.store import (
     REGISTRY_START,
     AlertSave,
@@ -56,9 +57,12 @@ def _lua(name: str) -> str:
 
 
 class RedisWindowStore(WindowStore):
-    def __init__(self, client: AsyncClient, key_prefix: str = "dw") -> None:
+    def __init__(
+        self, client: AsyncClient, key_prefix: str = "dw", round_trips: RoundTrips | None = None
+    ) -> None:
         self._redis = client
         self._prefix = key_prefix
+        self._trips = round_trips or RoundTrips()
         self._sources = {
             name: _lua(f"{name}.lua")
             for name in ("window_apply", "alert_save", "alert_confirm", "models_note")
@@ -67,7 +71,9 @@ class RedisWindowStore(WindowStore):
 
     async def _load_scripts(self) -> None:
         for name, source in self._sources.items():
-            self._shas[name] = await self._redis.script_load(source)
+            self._shas[name] = await self._trips.timed(
+                "script_load", self._redis.script_load(source)
+            )
 
     def _pipeline(self) -> Any:
         """One round trip, not a transaction: a cluster pipeline routes each command by slot."""
@@ -90,7 +96,7 @@ class RedisWindowStore(WindowStore):
             for name, keys, args in calls:
                 pipe.execute_command("EVALSHA", self._shas[name], len(keys), *keys, *args)
             try:
-                return list(await pipe.execute())
+                return list(await self._trips.timed(calls[0][0], pipe.execute()))
             except NoScriptError:
                 if attempt == 2:
                     raise
@@ -98,9 +104,11 @@ class RedisWindowStore(WindowStore):
         raise AssertionError("unreachable")
 
     @classmethod
-    def from_url(cls, url: str, key_prefix: str = "dw") -> RedisWindowStore:
+    def from_url(
+        cls, url: str, key_prefix: str = "dw", round_trips: RoundTrips | None = None
+    ) -> RedisWindowStore:
         """A single server, a Redis Cluster or a Sentinel primary (streams/redis_connect.py)."""
-        return cls(connect_async(url), key_prefix=key_prefix)
+        return cls(connect_async(url), key_prefix=key_prefix, round_trips=round_trips)
 
     def account_keys(self, account_id: str, layout: StateLayout) -> list[str]:
         """The account's state and its pending judgement (streams/lua/window_apply.lua)."""
@@ -171,7 +179,7 @@ class RedisWindowStore(WindowStore):
         pipe = self._pipeline()
         for account_id in account_ids:
             pipe.delete(self.account_keys(account_id, layout)[1])
-        await pipe.execute()
+        await self._trips.timed("judged", pipe.execute())
 
     async def note_models(self, seen: Mapping[str, float]) -> dict[str, float]:
         if not seen:
@@ -197,7 +205,7 @@ class RedisWindowStore(WindowStore):
             pipe.hmget(key, ["v", "doc", "out"])
         return [
             None if version is None or doc is None else StoredAlert(int(version), doc, out or b"")
-            for version, doc, out in await pipe.execute()
+            for version, doc, out in await self._trips.timed("load_alerts", pipe.execute())
         ]
 
     async def save_alerts(self, saves: Sequence[AlertSave]) -> list[bool]:
@@ -221,7 +229,8 @@ class RedisWindowStore(WindowStore):
         pipe = self._pipeline()
         for source, now in clocks.items():
             pipe.zrangebyscore(self._due_key(source), "-inf", repr(now), start=0, num=limit)
-        return [key.decode() for keys in await pipe.execute() for key in keys]
+        found = await self._trips.timed("due_alerts", pipe.execute())
+        return [key.decode() for keys in found for key in keys]
 
     async def confirm_alerts(
         self, delivered: Sequence[tuple[str, int]], schedules: Sequence[AlertSchedule]
@@ -237,7 +246,7 @@ class RedisWindowStore(WindowStore):
                     pipe.zrem(self._due_key(schedule.source), schedule.key)
                 else:
                     pipe.zadd(self._due_key(schedule.source), {schedule.key: schedule.due})
-            await pipe.execute()
+            await self._trips.timed("alert_schedule", pipe.execute())
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -31,25 +31,38 @@ import faust
 import redis
 from prometheus_client import REGISTRY, start_http_server
 
+from detectors.decode import REASONS
+from detectors.linkage import RULE_ID as LINKAGE_RULE_ID
 from streams.alert_ledger import AlertLedger
 from streams.config_loader import ConfigWatcher
+from streams.consumer_lag import ConsumerLag
 from streams.failures import RetryPolicy, retry_or_give_up
 from streams.faust_patches import guard_uncommitted_gaps
-from streams.kafka_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, topic_max_message_bytes
+from streams.kafka_admin import (
+    DLQ_MAX_MESSAGE_BYTES,
+    dlq_topic_config,
+    ensure_topics,
+    topic_max_message_bytes,
+)
+from streams.kafka_check import KafkaUnavailable, check_kafka_sync
+from streams.kafka_security import KafkaSecurity
 from streams.link_messages import LinkRecord, encode_records
 from streams.linkage_store import RedisLinkage
-from streams.linkage_worker import LinkageHandler
+from streams.linkage_worker import BAD_LINK_RECORD, LinkageHandler
 from streams.metrics import Metrics, register_build_info
 from streams.outcome import BatchOutcome
 from streams.pipeline import DetectionPipeline
 from streams.redis_checks import RedisStateError, check_eviction_policy
 from streams.redis_connect import connect_async
 from streams.redis_store import RedisWindowStore
+from streams.redis_timing import RoundTrips
+from streams.state_sampler import StateSampler
 from streams.topic_messages import send_alert, send_dead_letter
 
 log = logging.getLogger(__name__)
 KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1048588  # a topic's max.message.bytes unless set
 CONFIG_POLL_SECONDS = 5.0
+LAG_PUBLISH_SECONDS = 5.0
 
 
 class BatchHandler:
@@ -114,9 +127,10 @@ class BatchHandler:
         self.metrics.batch_size.observe(len(events))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         if outcome.events:
-            self.metrics.event_lag_seconds.set(
-                time.time() - max(e.timestamp for e in outcome.events)
-            )
+            now = time.time()
+            self.metrics.event_lag_seconds.set(now - max(e.timestamp for e in outcome.events))
+            for event in outcome.events:
+                self.metrics.event_delay_seconds.observe(now - event.timestamp)
 
     async def _deliver(
         self, events: Sequence[Any], payloads: Sequence[bytes], outcome: BatchOutcome
@@ -148,21 +162,34 @@ class BatchHandler:
 
 
 async def consume_in_batches(
-    stream: Any, handle: Callable[[Sequence[Any]], Awaitable[None]], size: int, within: float
+    stream: Any,
+    handle: Callable[[Sequence[Any]], Awaitable[None]],
+    size: int,
+    within: float,
+    lag: ConsumerLag | None = None,
 ) -> None:
     """Batches taken without acking, each acked once `handle` returned (it delivered them)."""
     async for events in stream.noack_take(size, within=within):
         await handle(events)
         for event in events:
             await stream.ack(event)
+        if lag is not None:
+            lag.processed(events)
 
 
-def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics) -> faust.App:
+def build_app(
+    args: argparse.Namespace,
+    watcher: ConfigWatcher,
+    metrics: Metrics,
+    kafka: KafkaSecurity | None = None,
+) -> faust.App:
     guard_uncommitted_gaps()  # streams/faust_patches.py: no commit past an unacked event
+    kafka = kafka or KafkaSecurity.from_args(args)
     datadir = args.data_dir or str(Path(tempfile.gettempdir()) / "distillwatch-faust")
     app = faust.App(
         args.app_id,
         broker=[f"kafka://{server}" for server in args.bootstrap.split(",")],
+        broker_credentials=kafka.faust_credentials(),  # faust's consumer and producer
         store="memory://",
         datadir=datadir,
         web_enabled=False,
@@ -181,7 +208,9 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
         for name in (args.input_topic, args.alerts_topic, args.dlq_topic, args.linkage_topic)
     )
     prefix = watcher.current.state.key_prefix
-    store = RedisWindowStore.from_url(args.redis, key_prefix=prefix)
+    round_trips = RoundTrips(metrics.redis_seconds, metrics.redis_errors)
+    store = RedisWindowStore.from_url(args.redis, key_prefix=prefix, round_trips=round_trips)
+    lag = ConsumerLag(metrics.consumer_lag)
     metrics.last_success.set(time.time())  # the health check's clock starts with the worker
     # Cross-account clusters: on or off at start (a restart applies a change of
     # linkage.enabled; its thresholds reload hot).
@@ -193,7 +222,8 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
     # worker asks for when it creates the topic, so an oversized dead letter goes as a
     # reference instead of failing forever.
     dlq_limit = (
-        topic_max_message_bytes(args.bootstrap, args.dlq_topic) or KAFKA_DEFAULT_MAX_MESSAGE_BYTES
+        topic_max_message_bytes(args.bootstrap, args.dlq_topic, kafka)
+        or KAFKA_DEFAULT_MAX_MESSAGE_BYTES
     )
     handler = BatchHandler(
         pipeline,
@@ -207,11 +237,16 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
 
     @app.agent(input_topic)
     async def detect(stream: Any) -> None:
-        await consume_in_batches(stream, handler.handle, args.batch_size, args.batch_within)
+        await consume_in_batches(stream, handler.handle, args.batch_size, args.batch_within, lag)
 
     if linking:
         linker = LinkageHandler(
-            RedisLinkage(connect_async(args.redis), watcher.current.linkage, key_prefix=prefix),
+            RedisLinkage(
+                connect_async(args.redis),
+                watcher.current.linkage,
+                key_prefix=prefix,
+                round_trips=round_trips,
+            ),
             AlertLedger(store),
             lambda: watcher.current,
             alerts_topic,
@@ -224,19 +259,37 @@ def build_app(args: argparse.Namespace, watcher: ConfigWatcher, metrics: Metrics
 
         @app.agent(linkage_topic)
         async def link(stream: Any) -> None:
-            await consume_in_batches(stream, linker.handle, args.batch_size, args.batch_within)
+            await consume_in_batches(stream, linker.handle, args.batch_size, args.batch_within, lag)
 
     @app.timer(CONFIG_POLL_SECONDS)  # type: ignore[untyped-decorator]
     async def reload_config() -> None:
         watcher.maybe_reload()
 
+    @app.timer(LAG_PUBLISH_SECONDS)  # type: ignore[untyped-decorator]
+    async def publish_lag() -> None:
+        lag.publish(app.consumer.assignment(), app.consumer.highwater)
+
+    if args.state_sample_seconds > 0:
+        sampler = StateSampler(connect_async(args.redis), prefix, args.state_sample_seconds)
+
+        @app.timer(args.state_sample_seconds)  # type: ignore[untyped-decorator]
+        async def sample_state() -> None:
+            await sampler.tick(metrics)
+
     return app
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    kafka = KafkaSecurity.from_args(args)  # refused settings raise, named, before any connection
     try:
         policy = check_eviction_policy(args.redis, allow_eviction=args.allow_eviction)
     except (RedisStateError, redis.RedisError) as error:
+        log.error("refusing to start: %s", error)
+        return 2
+    log.info("Kafka at %s: %s", args.bootstrap, kafka.describe())
+    try:
+        check_kafka_sync(args.bootstrap, kafka)
+    except KafkaUnavailable as error:
         log.error("refusing to start: %s", error)
         return 2
     if policy != "noeviction":
@@ -246,20 +299,29 @@ def run_worker(args: argparse.Namespace) -> int:
     watcher = ConfigWatcher(
         args.config, on_reload=lambda result: metrics.config_reloads.labels(result=result).inc()
     )
+    config = watcher.current
+    metrics.prefill(
+        [(rule.id, rule.severity) for rule in config.rules if rule.mode == "alert"]
+        + ([(LINKAGE_RULE_ID, config.linkage.severity)] if config.linkage.enabled else []),
+        [rule.id for rule in config.rules if rule.mode == "shadow"],
+        [*REASONS, BAD_LINK_RECORD],
+    )
     if not args.no_create_topics:
         ensure_topics(
             args.bootstrap,
             {
                 args.input_topic: {},
                 args.alerts_topic: {},
-                args.dlq_topic: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)},
+                args.dlq_topic: dlq_topic_config(args.dlq_retention_hours),
                 args.linkage_topic: {},
             },
             partitions=args.partitions,
+            replication_factor=args.replication_factor,
+            security=kafka,
         )
     start_http_server(args.metrics_port, addr=args.metrics_addr)
     log.warning("serving Prometheus metrics on %s:%d/metrics", args.metrics_addr, args.metrics_port)
-    app = build_app(args, watcher, metrics)
+    app = build_app(args, watcher, metrics, kafka)
     worker = faust.Worker(app, loglevel=logging.getLevelName(logging.getLogger().level).lower())
     worker.execute_from_commandline()
     return 0

@@ -5,9 +5,32 @@ from __future__ import annotations
 import argparse
 import os
 
+from streams.kafka_admin import DLQ_RETENTION_HOURS
+from streams.kafka_security import add_kafka_security_args
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"DISTILLWATCH_{name}", default)
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _positive_hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of hours")
+    return value
 
 
 def add_worker_args(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +77,21 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
         default=int(_env("PARTITIONS", "6")),
         help="partitions when the worker creates missing topics",
     )
+    # String defaults: argparse converts them with `type`, so a bad variable is refused too.
+    parser.add_argument(
+        "--replication-factor",
+        type=_at_least_one,
+        default=_env("REPLICATION_FACTOR", "1"),
+        help="replication factor when the worker creates missing topics: 1 for a one-broker "
+        "development cluster, 3 in production (docs/security.md)",
+    )
+    parser.add_argument(
+        "--dlq-retention-hours",
+        type=_positive_hours,
+        default=_env("DLQ_RETENTION_HOURS", f"{DLQ_RETENTION_HOURS:g}"),
+        help="retention of the dead-letter topic when the worker creates it (it holds raw "
+        "prompt text; default %(default)s h)",
+    )
     parser.add_argument(
         "--no-create-topics",
         action="store_true",
@@ -85,7 +123,15 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", "9464")))
     parser.add_argument("--metrics-addr", default=_env("METRICS_ADDR", "0.0.0.0"))
     parser.add_argument(
+        "--state-sample-seconds",
+        type=float,
+        default=float(_env("STATE_SAMPLE_SECONDS", "300")),
+        help="how often one worker SCANs the detector's Redis keys to count accounts, clusters "
+        "and incidents and estimate their memory (the dashboards' state panels); 0: never",
+    )
+    parser.add_argument(
         "--data-dir",
         default=_env("DATA_DIR", ""),
         help="faust's local metadata folder (default: a temporary folder)",
     )
+    add_kafka_security_args(parser)

@@ -11,6 +11,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -133,6 +134,14 @@ def amtool_path() -> str:
 def alertmanager_bin() -> str:
     """The binary tests start their own instances with (tests/alertmanager_process.py)."""
     return installed("alertmanager", "DISTILLWATCH_ALERTMANAGER_BIN", testenv.ALERTMANAGER_NAMES)
+
+
+@pytest.fixture(scope="session")
+def prometheus_bin(promtool_path: str) -> str:
+    """The Prometheus server of the same package as promtool (tests start their own)."""
+    sibling = Path(promtool_path).with_name("prometheus")
+    names = (str(sibling),) if sibling.exists() else ("prometheus",)
+    return installed("prometheus", "DISTILLWATCH_PROMETHEUS", names)
 
 
 @pytest.fixture(scope="session")

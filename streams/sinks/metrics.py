@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -70,6 +71,22 @@ class SinkMetrics:
                 registry=registry,
             ),
         )
+
+    def prefill(self, sinks: Iterable[str], refreshing: Iterable[str]) -> None:
+        """Each sink's label values at zero (see Metrics.prefill); `refreshing`: the sinks
+        that re-send their active alerts (Alertmanager)."""
+        for sink in sinks:
+            for outcome in ("sent", "parked"):
+                self.deliveries.labels(sink=sink, outcome=outcome)
+            for then in ("retried", "parked"):
+                self.failed_attempts.labels(sink=sink, then=then)
+            for reason in ("filtered", "delivered"):
+                self.skipped.labels(sink=sink, reason=reason)
+            self.delivery_seconds.labels(sink=sink)
+            self.alert_age_seconds.labels(sink=sink)
+        for sink in refreshing:
+            for outcome in ("sent", "failed"):
+                self.refreshes.labels(sink=sink, outcome=outcome)
 
     @classmethod
     def noop(cls) -> SinkMetrics:

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from detectors.config import LinkageConfig
 from detectors.linkage import ClusterTotals
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.linkage_store import RedisLinkage
 from streams.redis_connect import connect_async
 from tests.helpers import ROOT
@@ -141,7 +142,11 @@ def start_worker(
     batch_size: int = 200,
     batch_within: float = 0.2,
     linkage: bool = True,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    log_level: str = "INFO",
 ) -> WorkerProcess:
+    """`env`: variables added to the worker's environment (security settings, for one)."""
     port = free_port()
     log_path = tmp_path / f"worker-{app_id}-{port}.log"
     command = [
@@ -149,7 +154,7 @@ def start_worker(
         "-m",
         "streams.cli",
         "--log-level",
-        "INFO",
+        log_level,
         "worker",
         "--config",
         str(write_config(tmp_path, key_prefix, linkage)),
@@ -181,6 +186,7 @@ def start_worker(
         "127.0.0.1",
         "--data-dir",
         str(tmp_path / f"faust-{app_id}-{port}"),
+        *extra_args,
     ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -188,14 +194,23 @@ def start_worker(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
         )
     return WorkerProcess(proc, log_path, port)
 
 
-def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+def produce(
+    bootstrap: str,
+    topic: str,
+    messages: list[tuple[bytes, bytes]],
+    security: KafkaSecurity = PLAINTEXT,
+) -> None:
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=8 * 1024 * 1024
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=5,
+        max_request_size=8 * 1024 * 1024,
+        **security.kafka_python(),
     )
     try:
         for key, value in messages:
@@ -208,7 +223,7 @@ def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> 
 class TopicReader:
     """Reads a topic from the beginning, accumulating records across polls."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) -> None:
         self.consumer = KafkaConsumer(
             topic,
             bootstrap_servers=bootstrap,
@@ -218,6 +233,7 @@ class TopicReader:
             consumer_timeout_ms=500,
             fetch_max_bytes=16 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
+            **security.kafka_python(),
         )
         self.records: list[Any] = []  # kafka-python's ConsumerRecord (untyped)
 
@@ -230,9 +246,16 @@ class TopicReader:
         self.consumer.close()
 
 
-def committed_everything(bootstrap: str, group: str, topic: str) -> bool:
+def committed_everything(
+    bootstrap: str, group: str, topic: str, security: KafkaSecurity = PLAINTEXT
+) -> bool:
     """The group has committed the end offset of every partition of the topic."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        **security.kafka_python(),
+    )
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = consumer.end_offsets(partitions)

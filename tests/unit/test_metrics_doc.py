@@ -11,7 +11,9 @@ from tests.helpers import ROOT
 
 BOUNDED_LABELS = {
     "outcome", "reason", "rule_id", "severity", "transition", "result", "stage", "kind",
-    "sink", "then", "le", "version", "python", "component",
+    "sink", "then", "le", "version", "python", "component", "operation", "topic",
+    # bounded by the topics' partition counts
+    "partition",
 }  # fmt: skip
 
 
