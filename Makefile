@@ -45,7 +45,7 @@ secrets:
 	# The folder is private; the files are world-readable because Compose bind-mounts them
 	# as they are, and the containers read them as their own non-root users.
 	mkdir -p secrets && chmod 700 secrets
-	for name in redis_password grafana_admin_password; do \
+	for name in redis_password grafana_admin_password ingest_tokens; do \
 	  test -s secrets/$$name || $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))' > secrets/$$name; \
 	  chmod 644 secrets/$$name; \
 	done

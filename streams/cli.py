@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from detectors.adapters import adapter_for
 from detectors.alerts import transition_of
 from detectors.config import DetectionConfig
 from detectors.errors import ConfigError
@@ -29,6 +30,7 @@ from streams.redis_store import RedisWindowStore
 from streams.replay import ReplaySummary, replay_file
 from streams.runtime import tune_gc_for_throughput
 from streams.store import WindowStore
+from streams.worker_args import add_input_format_args
 
 PROGRESS_MIN_BYTES = 1 << 20
 err = Console(stderr=True)
@@ -124,6 +126,7 @@ async def _replay(
                 on_alert=None if args.quiet else _print_alert,
                 on_progress=lambda done: progress.update(task, completed=done),
                 batch_size=args.batch_size,
+                adapter=adapter_for(args.input_format, args.account_field or None),
             )
         finally:
             await store.close()
@@ -250,7 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_replay_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("events", help="JSONL file of inference events (schema v1)")
+        p.add_argument(
+            "events",
+            help="JSONL file of inference events (schema v1), or of the gateway log records "
+            "named by --input-format (one payload per line)",
+        )
+        add_input_format_args(p)
         p.add_argument("--config", help="detector config YAML (default config/detectors.yaml)")
         p.add_argument("--alerts-out", help="write alerts (schema v1) as JSONL here")
         p.add_argument("--dlq-out", help="write malformed lines here with their reasons")
@@ -303,10 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     health.set_defaults(func=run_health)
 
     from streams.dispatcher import add_dispatch_parser
+    from streams.ingest import add_ingest_parser
     from streams.notify import add_notify_parser
 
     add_notify_parser(sub)
     add_dispatch_parser(sub)
+    add_ingest_parser(sub)
 
     worker = sub.add_parser("worker", help="run the live Kafka worker (faust)")
     from streams.worker_args import add_worker_args

@@ -18,8 +18,10 @@ from typing import IO, Any
 
 import orjson
 
+from detectors.adapters.base import Adapter, Rejected
 from detectors.alerts import changed_at
 from detectors.windows import APPLIED
+from streams.adapted_input import expand
 from streams.outcome import BatchOutcome
 from streams.pipeline import DetectionPipeline
 from streams.risk_trace import RiskTrace
@@ -97,12 +99,16 @@ class ReplaySummary:
 
 
 class _LineTracker:
-    """Maps a batch index back to its file line for dead-letter records."""
+    """Reads the file in batches of v1 payloads (each line through the input format's adapter,
+    if any) and maps a payload back to its file line for dead-letter records."""
 
-    def __init__(self, handle: IO[bytes], batch_size: int) -> None:
+    def __init__(self, handle: IO[bytes], batch_size: int, adapter: Adapter | None) -> None:
         self._lines: list[int] = []
         self._handle = handle
         self._batch_size = batch_size
+        self._adapter = adapter
+        # Lines (number, text) and their records that did not map, since the last batch
+        self.rejected: list[tuple[int, bytes, Rejected]] = []
 
     def batches(self) -> Iterator[list[bytes]]:
         batch: list[bytes] = []
@@ -111,16 +117,28 @@ class _LineTracker:
             stripped = line.strip()
             if not stripped:
                 continue
-            batch.append(stripped)
-            self._lines.append(number)
+            expanded = expand(self._adapter, [stripped])
+            self.rejected += [(number, stripped, why) for _, why in expanded.rejected]
+            batch += expanded.payloads
+            self._lines += [number] * len(expanded.payloads)
             if len(batch) >= self._batch_size:
                 yield batch
                 batch, self._lines = [], []
-        if batch:
+        if batch or self.rejected:
             yield batch
 
     def line_of(self, index: int) -> int:
         return self._lines[index]
+
+
+def _dead_letter(path: Path, line: int, reason: str, detail: str, payload: bytes) -> bytes:
+    record = {
+        "reason": reason,
+        "detail": detail,
+        "source": {"file": str(path), "line": line},
+        "payload_base64": base64.b64encode(payload).decode(),
+    }
+    return orjson.dumps(record) + b"\n"
 
 
 async def replay_file(
@@ -132,28 +150,25 @@ async def replay_file(
     on_alert: Callable[[dict[str, Any]], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    adapter: Adapter | None = None,
 ) -> ReplaySummary:
+    """`adapter`: the input format's (detectors/adapters); None reads events v1."""
     summary = ReplaySummary(risk_trace=RiskTrace() if pipeline.record_risk else None)
     started = time.perf_counter()
     with path.open("rb") as handle:
-        tracker = _LineTracker(handle, batch_size)
+        tracker = _LineTracker(handle, batch_size, adapter)
         for batch in tracker.batches():
+            for line, text, why in tracker.rejected:
+                summary.dead_letters[why.reason] += 1
+                if dlq_out is not None:
+                    dlq_out.write(_dead_letter(path, line, why.reason, why.detail, text))
+            tracker.rejected = []
             outcome = await pipeline.process(batch)
             for letter in outcome.dead_letters:
                 if dlq_out is not None:
+                    line = tracker.line_of(letter.index)
                     dlq_out.write(
-                        orjson.dumps(
-                            {
-                                "reason": letter.reason,
-                                "detail": letter.detail,
-                                "source": {
-                                    "file": str(path),
-                                    "line": tracker.line_of(letter.index),
-                                },
-                                "payload_base64": base64.b64encode(batch[letter.index]).decode(),
-                            }
-                        )
-                        + b"\n"
+                        _dead_letter(path, line, letter.reason, letter.detail, batch[letter.index])
                     )
             for alert in outcome.alerts:
                 if alerts_out is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from detectors.adapters import INPUT_FORMATS, V1
 from streams.kafka_admin import DLQ_RETENTION_HOURS
 from streams.kafka_security import add_kafka_security_args
 
@@ -63,6 +64,15 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
         help="faust app id = Kafka consumer group",
     )
     parser.add_argument("--input-topic", default=_env("INPUT_TOPIC", "inference-requests"))
+    add_input_format_args(parser)
+    parser.add_argument(
+        "--extra-input",
+        action="append",
+        default=[],
+        metavar="TOPIC=FORMAT",
+        help="another input topic and its format (repeat it), e.g. "
+        "litellm-logs=litellm or otel-spans=otlp-json",
+    )
     parser.add_argument("--alerts-topic", default=_env("ALERTS_TOPIC", "extraction-alerts"))
     parser.add_argument("--dlq-topic", default=_env("DLQ_TOPIC", "inference-requests.dlq"))
     parser.add_argument(
@@ -135,3 +145,20 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
         help="faust's local metadata folder (default: a temporary folder)",
     )
     add_kafka_security_args(parser)
+
+
+def add_input_format_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        default=_env("INPUT_FORMAT", V1),
+        help="what the input holds: distillwatch events v1, LiteLLM proxy logs, OpenTelemetry "
+        "GenAI spans as OTLP JSON, or Kong AI Gateway log entries (docs/adapters.md)",
+    )
+    p.add_argument(
+        "--account-field",
+        action="append",
+        default=[],
+        help="a field naming the account in the input format, tried in the order given "
+        "(repeat it; default: the format's own order, docs/adapters.md)",
+    )

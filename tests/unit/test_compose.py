@@ -19,7 +19,7 @@ def test_every_published_port_is_bound_to_loopback() -> None:
 
 def test_secrets_are_files_and_redis_requires_a_password() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert set(compose["secrets"]) == {"redis_password", "grafana_admin_password"}
+    assert set(compose["secrets"]) == {"redis_password", "grafana_admin_password", "ingest_tokens"}
     assert "--requirepass" in " ".join(compose["services"]["redis"]["command"])
     for name in ("worker", "dispatcher"):
         env = compose["services"][name]["environment"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from streams.ingest import IngestMetrics
 from streams.metrics import Metrics, register_build_info
 from streams.sinks.metrics import SinkMetrics
 from tests.helpers import ROOT
@@ -13,7 +14,7 @@ BOUNDED_LABELS = {
     "outcome", "reason", "rule_id", "severity", "transition", "result", "stage", "kind",
     "sink", "then", "le", "version", "python", "component", "operation", "topic",
     # bounded by the topics' partition counts
-    "partition",
+    "partition", "format", "code",
 }  # fmt: skip
 
 
@@ -22,6 +23,7 @@ def exported() -> dict[str, set[str]]:
     registry = CollectorRegistry()
     Metrics.create(registry)
     SinkMetrics.create(registry)
+    IngestMetrics.create(registry)
     register_build_info(registry, "worker")
     families: dict[str, set[str]] = {}
     for family in registry.collect():

@@ -1,0 +1,320 @@
+"""`distillwatch ingest`: an HTTP endpoint for gateways that push their request logs, which
+normalises them to inference events v1 and produces them to the requests topic.
+
+    POST /v1/litellm   LiteLLM's generic_api callback (JSON array, NDJSON or one object)
+    POST /v1/traces    OTLP/HTTP JSON (an OpenTelemetry exporter or Collector)
+    POST /v1/kong      Kong's http-log plugin (one entry or a batch)
+    POST /v1/events    events v1 (a JSON array, NDJSON or one object)
+    GET  /healthz      200 once the producer is connected
+
+Every POST needs `Authorization: Bearer <token>`: one of the tokens in
+`DISTILLWATCH_INGEST_TOKENS_FILE` (one per line, so a rotation can list old and new) or
+`DISTILLWATCH_INGEST_TOKEN`. Tokens are compared in constant time and never logged. A body
+over `--max-body-bytes` is refused whole with 413.
+
+A request is answered once its events are on the topic: the idempotent producer waits for
+every broker acknowledgement (acks=all), so a 2xx means nothing is lost. A Kafka failure
+answers 503 with Retry-After, and the gateway's retry sends the batch again. The event ids
+make a second copy harmless downstream. The records of a batch that do not map, or that the
+v1 decoder would refuse, are reported with their index and reason, and the rest still goes
+through: 200 if any record was taken, 400 if none was. OTLP gets its own `partialSuccess`
+answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import logging
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
+
+from detectors.adapters import adapter_for
+from detectors.adapters.base import (
+    NOT_AN_OBJECT,
+    NOT_JSON,
+    Adapter,
+    Mapped,
+    NotJson,
+    RecordError,
+    Rejected,
+)
+from detectors.adapters.fields import json_records
+from detectors.decode import decode_event
+from detectors.errors import EventDecodeError
+from streams.kafka_check import KafkaUnavailable, check_kafka
+from streams.kafka_security import KafkaSecurity, add_kafka_security_args
+from streams.metrics import register_build_info
+from streams.secret_values import SecurityConfigError, read_secret_file
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+RETRY_AFTER_SECONDS = "5"
+# Route -> input format
+ROUTES = {
+    "/v1/litellm": "litellm",
+    "/v1/traces": "otlp-json",
+    "/v1/kong": "kong",
+    "/v1/events": "v1",
+}
+REQUEST_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class IngestMetrics:
+    records: Counter  # labels: format, outcome = accepted | rejected
+    requests: Counter  # labels: format, code
+    request_seconds: Histogram  # labels: format
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> IngestMetrics:
+        return cls(
+            records=Counter(
+                "distillwatch_ingest_records_total",
+                "Records pushed to the ingest endpoint, by format and outcome (accepted: on the "
+                "requests topic; rejected: reported back to the gateway with the reason)",
+                ["format", "outcome"],
+                registry=registry,
+            ),
+            requests=Counter(
+                "distillwatch_ingest_requests_total",
+                "HTTP requests to the ingest endpoint, by format and status code",
+                ["format", "code"],
+                registry=registry,
+            ),
+            request_seconds=Histogram(
+                "distillwatch_ingest_request_seconds",
+                "From a request's arrival to its answer (broker acknowledgements included)",
+                ["format"],
+                buckets=REQUEST_SECONDS_BUCKETS,
+                registry=registry,
+            ),
+        )
+
+    @classmethod
+    def noop(cls) -> IngestMetrics:
+        return cls.create(CollectorRegistry(auto_describe=False))
+
+
+def load_tokens(environ: dict[str, str] | os._Environ[str]) -> list[bytes]:
+    """The accepted bearer tokens; refused (SecurityConfigError) if none is configured: an
+    ingest endpoint without authentication is not an option."""
+    tokens: list[str] = []
+    path = environ.get("DISTILLWATCH_INGEST_TOKENS_FILE", "")
+    if path:
+        text = read_secret_file(path, "DISTILLWATCH_INGEST_TOKENS_FILE").reveal()
+        tokens += [line.strip() for line in text.splitlines() if line.strip()]
+    if environ.get("DISTILLWATCH_INGEST_TOKEN"):
+        tokens.append(environ["DISTILLWATCH_INGEST_TOKEN"])
+    if not tokens:
+        raise SecurityConfigError(
+            "set DISTILLWATCH_INGEST_TOKENS_FILE (one bearer token per line) or "
+            "DISTILLWATCH_INGEST_TOKEN: the ingest endpoint does not run unauthenticated"
+        )
+    return [token.encode() for token in tokens]
+
+
+def authorized(header: str | None, tokens: Sequence[bytes]) -> bool:
+    if not header or not header.startswith("Bearer "):
+        return False
+    given = header.removeprefix("Bearer ").strip().encode()
+    # Every token compared, each in constant time: the answer's timing tells nothing
+    return any([hmac.compare_digest(given, token) for token in tokens])
+
+
+def validated(mapped: Mapped) -> Mapped:
+    """The mapped events the v1 decoder takes; the others join the rejections (the worker
+    would dead-letter them: the gateway hears of it now instead)."""
+    kept = Mapped(rejected=list(mapped.rejected))
+    for event in mapped.events:
+        try:
+            decode_event(orjson.dumps(event))
+        except EventDecodeError as error:
+            # Index -1: the record mapped, its event did not validate; its id says which
+            where = f"event_id {str(event.get('event_id'))[:64]!r}"
+            kept.rejected.append(Rejected(-1, error.reason, f"{where}: {error.detail}"))
+            continue
+        kept.events.append(event)
+    return kept
+
+
+def v1_records(payload: bytes) -> Mapped:
+    """Events v1 pushed as they are: a JSON array, NDJSON or one object."""
+    mapped = Mapped()
+    try:
+        records = json_records(payload)
+    except RecordError as error:
+        mapped.rejected.append(Rejected(0, error.reason, error.detail))
+        return mapped
+    for index, record in enumerate(records):
+        if isinstance(record, dict):
+            mapped.events.append(record)
+        elif isinstance(record, NotJson):
+            mapped.rejected.append(Rejected(index, NOT_JSON, "the line is not JSON"))
+        else:
+            mapped.rejected.append(Rejected(index, NOT_AN_OBJECT, "the record is not an object"))
+    return mapped
+
+
+class IngestApp:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        tokens: Sequence[bytes],
+        metrics: IngestMetrics,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self.producer, self.topic, self.tokens = producer, topic, list(tokens)
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.adapters: dict[str, Adapter | None] = {
+            fmt: adapter_for(fmt) for fmt in ROUTES.values()
+        }
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.max_body_bytes)
+        for route in ROUTES:
+            app.router.add_post(route, self.handle)
+        app.router.add_get("/healthz", self.health)
+        return app
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def handle(self, request: web.Request) -> web.Response:
+        fmt = ROUTES[request.path]
+        started = time.perf_counter()
+        try:
+            response = await self._handle(request, fmt)
+        except web.HTTPRequestEntityTooLarge:
+            response = _error(413, f"the body is over {self.max_body_bytes} bytes")
+        self.metrics.requests.labels(format=fmt, code=str(response.status)).inc()
+        self.metrics.request_seconds.labels(format=fmt).observe(time.perf_counter() - started)
+        return response
+
+    async def _handle(self, request: web.Request, fmt: str) -> web.Response:
+        if not authorized(request.headers.get("Authorization"), self.tokens):
+            return _error(401, "a valid bearer token is required")
+        if fmt == "otlp-json" and "protobuf" in request.content_type:
+            return _error(415, "OTLP/HTTP JSON only: set the exporter's encoding to json")
+        body = await request.read()
+        adapter = self.adapters[fmt]
+        mapped = validated(adapter(body) if adapter is not None else v1_records(body))
+        try:
+            await self._produce(mapped.events)
+        except KafkaError as error:
+            log.warning("ingest: Kafka refused a batch of %d: %s", len(mapped.events), error)
+            response = _error(503, "Kafka is unavailable; retry later")
+            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+            return response
+        self.metrics.records.labels(format=fmt, outcome="accepted").inc(len(mapped.events))
+        self.metrics.records.labels(format=fmt, outcome="rejected").inc(len(mapped.rejected))
+        rejected = [
+            {"index": r.index, "reason": r.reason, "detail": r.detail} for r in mapped.rejected
+        ]
+        if fmt == "otlp-json":  # OTLP/HTTP: 200 with partialSuccess, as the spec has it
+            partial = (
+                {"rejectedSpans": len(rejected), "errorMessage": _summary(rejected)}
+                if rejected
+                else {}
+            )
+            return web.json_response({"partialSuccess": partial})
+        status = 400 if rejected and not mapped.events else 200
+        return web.json_response(
+            {"accepted": len(mapped.events), "rejected": rejected}, status=status
+        )
+
+    async def _produce(self, events: Sequence[dict[str, Any]]) -> None:
+        sends = [
+            await self.producer.send(
+                self.topic, value=orjson.dumps(event), key=str(event["account_id"]).encode()
+            )
+            for event in events
+        ]
+        await asyncio.gather(*sends)  # every acknowledgement, or the first failure
+
+
+def _summary(rejected: list[dict[str, Any]]) -> str:
+    first = rejected[0]
+    more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+    return f"record {first['index']}: {first['reason']}: {first['detail']}{more}"
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def add_ingest_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "ingest", help="HTTP endpoint for gateway logs (LiteLLM, OTLP JSON, Kong, events v1)"
+    )
+    env = os.environ.get
+    parser.add_argument("--kafka", default=env("DISTILLWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--topic", default=env("DISTILLWATCH_INPUT_TOPIC", "inference-requests"))
+    parser.add_argument("--host", default=env("DISTILLWATCH_INGEST_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env("DISTILLWATCH_INGEST_PORT", "8088")))
+    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    parser.add_argument("--metrics-port", type=int, default=0, help="0: no metrics endpoint")
+    add_kafka_security_args(parser)
+    parser.set_defaults(func=cmd_ingest)
+    return parser
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    try:
+        tokens = load_tokens(os.environ)
+        security = KafkaSecurity.from_args(args)
+    except SecurityConfigError as error:
+        log.error("refusing to start: %s", error)
+        return 2
+    metrics = IngestMetrics.create(REGISTRY)
+    for fmt in ROUTES.values():
+        for outcome in ("accepted", "rejected"):
+            metrics.records.labels(format=fmt, outcome=outcome)
+    register_build_info(REGISTRY, "ingest")
+    if args.metrics_port:
+        start_http_server(args.metrics_port)
+    try:
+        asyncio.run(_serve(args, tokens, security, metrics))
+    except KafkaUnavailable as error:
+        log.error("refusing to start: %s", error)
+        return 2
+    return 0
+
+
+async def _serve(
+    args: argparse.Namespace, tokens: list[bytes], security: KafkaSecurity, metrics: IngestMetrics
+) -> None:
+    await check_kafka(args.kafka, security)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=args.kafka, acks="all", enable_idempotence=True, linger_ms=5,
+        **security.aiokafka(),
+    )  # fmt: skip
+    await producer.start()
+    runner = web.AppRunner(
+        IngestApp(producer, args.topic, tokens, metrics, args.max_body_bytes).app()
+    )
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, args.host, args.port).start()
+        log.warning("ingest listening on http://%s:%d", args.host, args.port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()  # stops taking requests and finishes those in flight
+        await producer.stop()

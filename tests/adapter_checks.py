@@ -1,0 +1,63 @@
+"""What every adapter's output must be: a valid inference event v1, for the JSON Schema and
+for the decoder the pipeline runs (tests of detectors/adapters)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import orjson
+
+from detectors.decode import decode_event, parse_timestamp
+from tests.helpers import ROOT
+
+EVENT_SCHEMA = json.loads((ROOT / "detectors/schemas/inference-event.v1.schema.json").read_text())
+EVENT_VALIDATOR = jsonschema.Draft202012Validator(
+    EVENT_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+)
+FIXTURES = ROOT / "tests" / "fixtures" / "adapters"
+PARAMETERS = ("temperature", "top_p", "max_tokens", "n", "logprobs", "top_logprobs",
+              "logit_bias", "seed", "stop", "stream")  # fmt: skip
+CALL_TYPES = {"chat": "acompletion", "completions": "atext_completion", "embeddings": "aembedding"}
+
+
+def assert_valid_event(event: dict[str, Any]) -> None:
+    errors = sorted(EVENT_VALIDATOR.iter_errors(event), key=str)
+    assert not errors, [error.message for error in errors]
+    decode_event(orjson.dumps(event))  # raises on what the pipeline would dead-letter
+
+
+def as_litellm(event: dict[str, Any]) -> dict[str, Any]:
+    """A simulated event v1 as LiteLLM's StandardLoggingPayload would log that call."""
+    start = parse_timestamp(event["timestamp"])
+    request, response = event.get("request", {}), event.get("response", {})
+    client, usage = event.get("client", {}), event.get("usage", {})
+    messages = [{"role": "system", "content": request["system"]}] if request.get("system") else []
+    messages += request.get("messages", [])
+    params = {key: request[key] for key in PARAMETERS if key in request}
+    if request.get("tools"):
+        params["tools"] = [{"type": "function"}] * request["tools"]
+    status = response.get("status", 200)
+    return {
+        "id": f"resp-{event['event_id']}",
+        "litellm_call_id": event["event_id"],
+        "call_type": CALL_TYPES.get(event.get("endpoint", "chat"), "acompletion"),
+        "status": "success" if status < 400 else "failure",
+        "startTime": start,
+        "endTime": start + response.get("latency_ms", 800) / 1000,
+        "model": "upstream-" + event["model"],
+        "model_group": event["model"],
+        "metadata": {
+            "user_api_key_team_id": event["account_id"],
+            "user_api_key_hash": event.get("api_key_id"),
+            "user_agent": client.get("user_agent"),
+        },
+        "requester_ip_address": client.get("ip"),
+        "messages": messages or request.get("prompt", "redacted-by-litellm"),
+        "model_parameters": params,
+        "prompt_tokens": usage.get("input_tokens", 0),
+        "completion_tokens": usage.get("output_tokens", 0),
+        "error_information": {"error_code": str(status)} if status >= 400 else None,
+        "response": {"choices": [{"finish_reason": response.get("finish_reason", "stop")}]},
+    }
