@@ -24,7 +24,7 @@ THROUGHPUT = Row(
             "workers, up to the partition count) or is stuck (see Health).",
             (
                 Query(
-                    f"sum by (topic, partition) (distillwatch_consumer_lag_messages{{{WORKER}}})",
+                    f"max by (topic, partition) (distillwatch_consumer_lag_messages{{{WORKER}}})",
                     "{{topic}} / {{partition}}",
                 ),
             ),

@@ -1,63 +1,82 @@
-"""Raw input records (Kafka message values, file lines, HTTP bodies) through the input
-format's adapter: the v1 payloads the pipeline reads, where each came from, and the records
-that did not map (dead letters with their reason).
+"""Gateway records (Kafka message values, file lines, HTTP bodies) through their format's
+adapter: the v1 events they hold, ready to produce or replay, and the records that did not map.
 
-For `v1` input there is no adapter, and the records are the payloads. An adapter that raises
-(a bug, never a bad record) costs that record only. The record becomes a dead letter with the
-error's type, and the batch goes on.
+Each mapped event is checked by the v1 decoder here, so a record whose event would be
+dead-lettered downstream is refused now, while its original text is at hand. The original is
+what goes to the dead-letter topic, because the gateway's record is what a fix replays. An
+adapter that raises (a bug, never a bad record) costs that record only: it becomes a dead
+letter with the error's type, and is logged.
+
+Records that are no inference at all (`not_an_inference`: an OTLP export of other spans, a
+gateway entry for a request refused before the model) are skipped, not dead-lettered. They
+are counted apart: they are normal traffic on a shared topic, not bad input.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
-from detectors.adapters.base import BAD_VALUE, Adapter, Rejected
+from detectors.adapters.base import BAD_VALUE, NOT_AN_INFERENCE, Adapter, Rejected
+from detectors.decode import DEFAULT_MAX_EVENT_BYTES, decode_event
+from detectors.errors import EventDecodeError
 
-# Events one input record may hold: a sub-offset below this keeps each event's position for
-# exactly-once (offset * MAX_EVENTS_PER_RECORD + position stays exact in a double)
-MAX_EVENTS_PER_RECORD = 4096
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class Expanded:
     payloads: list[bytes] = field(default_factory=list)  # v1 events, as JSON
-    origins: list[int] = field(default_factory=list)  # the input record of each payload
-    positions: list[int] = field(default_factory=list)  # its place among that record's events
+    keys: list[bytes] = field(default_factory=list)  # each event's account id (the Kafka key)
+    origins: list[int] = field(default_factory=list)  # the input record of each event
     rejected: list[tuple[int, Rejected]] = field(default_factory=list)  # (record, why)
+    skipped: int = 0  # records that are no inference (not dead letters)
+
+    def rejected_by_record(self) -> dict[int, list[Rejected]]:
+        """The rejections of each record that had any: one dead letter per record."""
+        grouped: dict[int, list[Rejected]] = {}
+        for origin, why in self.rejected:
+            grouped.setdefault(origin, []).append(why)
+        return grouped
 
 
-def expand(adapter: Adapter | None, records: Sequence[bytes]) -> Expanded:
+def expand(
+    adapter: Adapter, records: Sequence[bytes], max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> Expanded:
     expanded = Expanded()
-    if adapter is None:
-        expanded.payloads = list(records)
-        expanded.origins = list(range(len(records)))
-        expanded.positions = [0] * len(records)
-        return expanded
     for origin, record in enumerate(records):
         try:
             mapped = adapter(record)
         except Exception as error:  # a bug in an adapter: lose this record, not the batch
+            log.exception("input adapter failed on a record (dead-lettered)")
             expanded.rejected.append(
                 (origin, Rejected(0, BAD_VALUE, f"adapter error: {type(error).__name__}"))
             )
             continue
-        expanded.rejected += [(origin, rejection) for rejection in mapped.rejected]
-        for position, event in enumerate(mapped.events):
-            if position >= MAX_EVENTS_PER_RECORD:
+        if (
+            mapped.rejected
+            and not mapped.events
+            and all(why.reason == NOT_AN_INFERENCE for why in mapped.rejected)
+        ):
+            expanded.skipped += 1
+            continue
+        expanded.rejected += [
+            (origin, why) for why in mapped.rejected if why.reason != NOT_AN_INFERENCE
+        ]
+        for event in mapped.events:
+            payload = orjson.dumps(event)
+            try:
+                decode_event(payload, max_event_bytes)
+            except EventDecodeError as error:
+                where = f"event_id {str(event.get('event_id'))[:64]!r}"
                 expanded.rejected.append(
-                    (origin, Rejected(position, BAD_VALUE, "more events than one record may hold"))
+                    (origin, Rejected(-1, error.reason, f"{where}: {error.detail}"))
                 )
-                break
-            expanded.payloads.append(orjson.dumps(event))
+                continue
+            expanded.payloads.append(payload)
+            expanded.keys.append(str(event["account_id"]).encode())
             expanded.origins.append(origin)
-            expanded.positions.append(position)
     return expanded
-
-
-def sub_offset(offset: int, position: int, adapted: bool) -> int:
-    """The offset an event is applied under: its record's, or for an adapted record holding
-    several events, one per event (the state recognises a redelivered event by its offset)."""
-    return offset * MAX_EVENTS_PER_RECORD + position if adapted else offset

@@ -326,12 +326,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+KAFKA_CLIENT_LOGGERS = ("aiokafka", "kafka")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tune_gc_for_throughput()
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The Kafka clients log each record they send or fetch at DEBUG, prompt text included: never
+    # below INFO, whatever --log-level says (no prompt text in logs)
+    for name in KAFKA_CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
     try:
         return int(args.func(args))
     except ConfigError as error:

@@ -5,7 +5,7 @@ normalises them to inference events v1 and produces them to the requests topic.
     POST /v1/traces    OTLP/HTTP JSON (an OpenTelemetry exporter or Collector)
     POST /v1/kong      Kong's http-log plugin (one entry or a batch)
     POST /v1/events    events v1 (a JSON array, NDJSON or one object)
-    GET  /healthz      200 once the producer is connected
+    GET  /healthz      200 while the process serves (it starts once Kafka answered)
 
 Every POST needs `Authorization: Bearer <token>`: one of the tokens in
 `DISTILLWATCH_INGEST_TOKENS_FILE` (one per line, so a rotation can list old and new) or
@@ -34,7 +34,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -51,8 +50,8 @@ from detectors.adapters.base import (
     Rejected,
 )
 from detectors.adapters.fields import json_records
-from detectors.decode import decode_event
-from detectors.errors import EventDecodeError
+from detectors.decode import DEFAULT_MAX_EVENT_BYTES
+from streams.adapted_input import expand
 from streams.kafka_check import KafkaUnavailable, check_kafka
 from streams.kafka_security import KafkaSecurity, add_kafka_security_args
 from streams.metrics import register_build_info
@@ -60,6 +59,9 @@ from streams.secret_values import SecurityConfigError, read_secret_file
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# Under Kafka's default max.message.bytes (1 MiB) with room for the key and the batch header
+DEFAULT_INGEST_EVENT_BYTES = 1_000_000
+PRODUCE_HEADROOM_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = "5"
 # Route -> input format
 ROUTES = {
@@ -126,27 +128,13 @@ def load_tokens(environ: dict[str, str] | os._Environ[str]) -> list[bytes]:
 
 
 def authorized(header: str | None, tokens: Sequence[bytes]) -> bool:
-    if not header or not header.startswith("Bearer "):
+    scheme, _, credentials = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials:
         return False
-    given = header.removeprefix("Bearer ").strip().encode()
+    # aiohttp decodes header bytes with surrogateescape: encode them back the same way
+    given = credentials.strip().encode("utf-8", "surrogateescape")
     # Every token compared, each in constant time: the answer's timing tells nothing
     return any([hmac.compare_digest(given, token) for token in tokens])
-
-
-def validated(mapped: Mapped) -> Mapped:
-    """The mapped events the v1 decoder takes; the others join the rejections (the worker
-    would dead-letter them: the gateway hears of it now instead)."""
-    kept = Mapped(rejected=list(mapped.rejected))
-    for event in mapped.events:
-        try:
-            decode_event(orjson.dumps(event))
-        except EventDecodeError as error:
-            # Index -1: the record mapped, its event did not validate; its id says which
-            where = f"event_id {str(event.get('event_id'))[:64]!r}"
-            kept.rejected.append(Rejected(-1, error.reason, f"{where}: {error.detail}"))
-            continue
-        kept.events.append(event)
-    return kept
 
 
 def v1_records(payload: bytes) -> Mapped:
@@ -175,10 +163,12 @@ class IngestApp:
         tokens: Sequence[bytes],
         metrics: IngestMetrics,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self.producer, self.topic, self.tokens = producer, topic, list(tokens)
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.max_event_bytes = max_event_bytes
         self.adapters: dict[str, Adapter | None] = {
             fmt: adapter_for(fmt) for fmt in ROUTES.values()
         }
@@ -200,6 +190,9 @@ class IngestApp:
             response = await self._handle(request, fmt)
         except web.HTTPRequestEntityTooLarge:
             response = _error(413, f"the body is over {self.max_body_bytes} bytes")
+        except Exception:  # answered and counted; the gateway retries a 500
+            log.exception("ingest: a %s request failed", fmt)
+            response = _error(500, "internal error")
         self.metrics.requests.labels(format=fmt, code=str(response.status)).inc()
         self.metrics.request_seconds.labels(format=fmt).observe(time.perf_counter() - started)
         return response
@@ -210,20 +203,26 @@ class IngestApp:
         if fmt == "otlp-json" and "protobuf" in request.content_type:
             return _error(415, "OTLP/HTTP JSON only: set the exporter's encoding to json")
         body = await request.read()
-        adapter = self.adapters[fmt]
-        mapped = validated(adapter(body) if adapter is not None else v1_records(body))
+        # Mapped and checked by the v1 decoder (events over --max-event-bytes: too_large), so
+        # the gateway hears now of what the worker would dead-letter
+        expanded = expand(self.adapters[fmt] or v1_records, [body], self.max_event_bytes)
+        rejected = [
+            {"index": why.index, "reason": why.reason, "detail": why.detail}
+            for _, why in expanded.rejected
+        ]
+        if fmt == "otlp-json" and rejected and rejected[0]["reason"] == NOT_JSON:
+            return _error(400, "the body is not OTLP JSON")  # OTLP/HTTP: undecodable is 400
         try:
-            await self._produce(mapped.events)
+            await self._produce(expanded.payloads, expanded.keys)
         except KafkaError as error:
-            log.warning("ingest: Kafka refused a batch of %d: %s", len(mapped.events), error)
+            log.warning("ingest: Kafka refused a batch of %d: %s", len(expanded.payloads), error)
+            if not error.retriable:  # a retry cannot succeed (authorization, size)
+                return _error(500, f"Kafka refused the events: {type(error).__name__}")
             response = _error(503, "Kafka is unavailable; retry later")
             response.headers["Retry-After"] = RETRY_AFTER_SECONDS
             return response
-        self.metrics.records.labels(format=fmt, outcome="accepted").inc(len(mapped.events))
-        self.metrics.records.labels(format=fmt, outcome="rejected").inc(len(mapped.rejected))
-        rejected = [
-            {"index": r.index, "reason": r.reason, "detail": r.detail} for r in mapped.rejected
-        ]
+        self.metrics.records.labels(format=fmt, outcome="accepted").inc(len(expanded.payloads))
+        self.metrics.records.labels(format=fmt, outcome="rejected").inc(len(rejected))
         if fmt == "otlp-json":  # OTLP/HTTP: 200 with partialSuccess, as the spec has it
             partial = (
                 {"rejectedSpans": len(rejected), "errorMessage": _summary(rejected)}
@@ -231,17 +230,15 @@ class IngestApp:
                 else {}
             )
             return web.json_response({"partialSuccess": partial})
-        status = 400 if rejected and not mapped.events else 200
+        status = 400 if rejected and not expanded.payloads else 200
         return web.json_response(
-            {"accepted": len(mapped.events), "rejected": rejected}, status=status
+            {"accepted": len(expanded.payloads), "rejected": rejected}, status=status
         )
 
-    async def _produce(self, events: Sequence[dict[str, Any]]) -> None:
+    async def _produce(self, payloads: Sequence[bytes], keys: Sequence[bytes]) -> None:
         sends = [
-            await self.producer.send(
-                self.topic, value=orjson.dumps(event), key=str(event["account_id"]).encode()
-            )
-            for event in events
+            await self.producer.send(self.topic, value=payload, key=key)
+            for payload, key in zip(payloads, keys, strict=True)
         ]
         await asyncio.gather(*sends)  # every acknowledgement, or the first failure
 
@@ -266,6 +263,13 @@ def add_ingest_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--host", default=env("DISTILLWATCH_INGEST_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(env("DISTILLWATCH_INGEST_PORT", "8088")))
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    parser.add_argument(
+        "--max-event-bytes",
+        type=int,
+        default=DEFAULT_INGEST_EVENT_BYTES,
+        help="largest event v1 produced (a larger one is refused as too_large); keep it under "
+        "the input topic's max.message.bytes (Kafka's default is 1 MiB)",
+    )
     parser.add_argument("--metrics-port", type=int, default=0, help="0: no metrics endpoint")
     add_kafka_security_args(parser)
     parser.set_defaults(func=cmd_ingest)
@@ -300,11 +304,13 @@ async def _serve(
     await check_kafka(args.kafka, security)
     producer = AIOKafkaProducer(
         bootstrap_servers=args.kafka, acks="all", enable_idempotence=True, linger_ms=5,
-        **security.aiokafka(),
+        max_request_size=args.max_event_bytes + PRODUCE_HEADROOM_BYTES, **security.aiokafka(),
     )  # fmt: skip
     await producer.start()
     runner = web.AppRunner(
-        IngestApp(producer, args.topic, tokens, metrics, args.max_body_bytes).app()
+        IngestApp(
+            producer, args.topic, tokens, metrics, args.max_body_bytes, args.max_event_bytes
+        ).app()
     )
     await runner.setup()
     try:

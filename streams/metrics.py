@@ -22,7 +22,8 @@ EVENT_DELAY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 9
 REDIS_SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 EVENT_OUTCOMES = ("applied", "duplicate", "late", "dead_letter")
 RELOAD_RESULTS = ("applied", "invalid", "layout_change")
-RETRY_STAGES = ("state", "produce", "confirm", "linkage", "alerts")
+RETRY_STAGES = ("state", "produce", "confirm", "linkage", "alerts", "normalize")
+NORMALIZED_OUTCOMES = ("event", "dead_letter", "skipped")
 FAILURE_KINDS = ("transient", "permanent")
 LINK_OUTCOMES = ("applied", "dead_letter")
 TRANSITIONS = ("firing", "updated", "resolved")
@@ -54,6 +55,7 @@ class Metrics:
     state_memory_bytes: Gauge  # labels: kind = account | incident | linkage; sampled
     redis_used_memory_bytes: Gauge  # sampled: INFO memory, summed over primaries
     state_sampled: Gauge  # when the sample above was taken by this worker
+    normalized: Counter  # labels: format, outcome = event | dead_letter | skipped
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -202,6 +204,14 @@ class Metrics:
                 "at a time)",
                 registry=registry,
             ),
+            normalized=Counter(
+                "distillwatch_normalized_total",
+                "Gateway topics' records re-keyed onto the input topic (streams/normalizer.py), by "
+                "format and outcome: events produced, records dead-lettered, records skipped (no "
+                "inference in them)",
+                ["format", "outcome"],
+                registry=registry,
+            ),
         )
 
     def prefill(
@@ -209,6 +219,7 @@ class Metrics:
         alerting: Iterable[tuple[str, str]],
         shadow: Iterable[str],
         dead_letter_reasons: Iterable[str],
+        gateway_formats: Iterable[str] = (),
     ) -> None:
         """Every label value known in advance, at zero: `rate()` of a counter that has never
         moved then reads 0 instead of no series, so dashboards show a flat line and an alert's
@@ -225,6 +236,9 @@ class Metrics:
                 self.state_errors.labels(stage=stage, kind=kind)
         for outcome in LINK_OUTCOMES:
             self.link_records.labels(outcome=outcome)
+        for input_format in gateway_formats:
+            for outcome in NORMALIZED_OUTCOMES:
+                self.normalized.labels(format=input_format, outcome=outcome)
         for rule_id in shadow:
             self.shadow_findings.labels(rule_id=rule_id)
             self.detector_errors.labels(rule_id=rule_id)

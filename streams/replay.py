@@ -117,10 +117,14 @@ class _LineTracker:
             stripped = line.strip()
             if not stripped:
                 continue
-            expanded = expand(self._adapter, [stripped])
-            self.rejected += [(number, stripped, why) for _, why in expanded.rejected]
-            batch += expanded.payloads
-            self._lines += [number] * len(expanded.payloads)
+            if self._adapter is None:
+                batch.append(stripped)
+                self._lines.append(number)
+            else:
+                expanded = expand(self._adapter, [stripped])
+                self.rejected += [(number, stripped, why) for _, why in expanded.rejected]
+                batch += expanded.payloads
+                self._lines += [number] * len(expanded.payloads)
             if len(batch) >= self._batch_size:
                 yield batch
                 batch, self._lines = [], []

@@ -31,11 +31,10 @@ import faust
 import redis
 from prometheus_client import REGISTRY, start_http_server
 
-from detectors.adapters import INPUT_FORMATS, adapter_for
-from detectors.adapters.base import ADAPTER_REASONS, Adapter
+from detectors.adapters import FORMATS, adapter_for
+from detectors.adapters.base import ADAPTER_REASONS
 from detectors.decode import REASONS
 from detectors.linkage import RULE_ID as LINKAGE_RULE_ID
-from streams.adapted_input import Expanded, expand, sub_offset
 from streams.alert_ledger import AlertLedger
 from streams.config_loader import ConfigWatcher
 from streams.consumer_lag import ConsumerLag
@@ -53,6 +52,7 @@ from streams.link_messages import LinkRecord, encode_records
 from streams.linkage_store import RedisLinkage
 from streams.linkage_worker import BAD_LINK_RECORD, LinkageHandler
 from streams.metrics import Metrics, register_build_info
+from streams.normalizer import GatewayNormalizer
 from streams.outcome import BatchOutcome
 from streams.pipeline import DetectionPipeline
 from streams.redis_checks import RedisStateError, check_eviction_policy
@@ -83,10 +83,8 @@ class BatchHandler:
         dlq_max_bytes: int = DLQ_MAX_MESSAGE_BYTES,
         give_up: Callable[[int], None] = os._exit,
         linkage_topic: Any = None,
-        adapter: Adapter | None = None,
     ) -> None:
         self.pipeline = pipeline
-        self.adapter = adapter  # the input format's (detectors/adapters); None: events v1
         self.linkage_topic = linkage_topic  # where link records go (pipeline.emit_links)
         self.alerts_topic = alerts_topic
         self.dlq_topic = dlq_topic
@@ -98,18 +96,8 @@ class BatchHandler:
     async def handle(self, events: Sequence[Any]) -> None:
         started = time.perf_counter()
         self.metrics.batch_started.set(time.time())
-        records = [e.value if isinstance(e.value, bytes) else b"" for e in events]
-        # A gateway's record may hold several events (streams/adapted_input.py)
-        expanded = expand(self.adapter, records)
-        payloads = expanded.payloads
-        adapted = self.adapter is not None
-        sources = [
-            (
-                f"{events[origin].message.topic}:{events[origin].message.partition}",
-                sub_offset(events[origin].message.offset, position, adapted),
-            )
-            for origin, position in zip(expanded.origins, expanded.positions, strict=True)
-        ]
+        payloads = [e.value if isinstance(e.value, bytes) else b"" for e in events]
+        sources = [(f"{e.message.topic}:{e.message.partition}", e.message.offset) for e in events]
         taken_at = time.time()  # every attempt judges event times against the same clock
         attempt = 0
         # What happened to the events is what the first attempt that got through the state
@@ -123,7 +111,7 @@ class BatchHandler:
                 outcome = await self.pipeline.process(payloads, sources, taken_at, count=False)
                 first = first or outcome
                 stage = "produce"
-                await self._deliver(events, records, expanded, outcome)
+                await self._deliver(events, payloads, outcome)
                 stage = "confirm"
                 await self.pipeline.confirm_sent(outcome)
                 break
@@ -137,9 +125,6 @@ class BatchHandler:
                     self.give_up,
                 )  # fmt: skip
         self.pipeline.count(first or outcome)
-        for _, rejection in expanded.rejected:  # records that did not map, dead-lettered
-            self.metrics.events.labels(outcome="dead_letter").inc()
-            self.metrics.dead_letters.labels(reason=rejection.reason).inc()
         self.metrics.batch_started.set(0)
         self.metrics.last_success.set(time.time())
         self.metrics.batch_size.observe(len(events))
@@ -151,35 +136,28 @@ class BatchHandler:
                 self.metrics.event_delay_seconds.observe(now - event.timestamp)
 
     async def _deliver(
-        self,
-        events: Sequence[Any],
-        records: Sequence[bytes],
-        expanded: Expanded,
-        outcome: BatchOutcome,
+        self, events: Sequence[Any], payloads: Sequence[bytes], outcome: BatchOutcome
     ) -> None:
-        # A dead letter is the record as it was read (the gateway's, for an adapted format),
-        # so it can be replayed once the cause is fixed
-        letters = [
-            (expanded.origins[letter.index], letter.reason, letter.detail)
-            for letter in outcome.dead_letters
-        ]
-        letters += [(origin, why.reason, why.detail) for origin, why in expanded.rejected]
         pending = [
             await send_dead_letter(
-                self.dlq_topic, events[origin].message, records[origin], reason, detail,
+                self.dlq_topic,
+                events[letter.index].message,
+                payloads[letter.index],
+                letter.reason,
+                letter.detail,
                 self.dlq_max_bytes,
             )
-            for origin, reason, detail in letters
-        ]  # fmt: skip
+            for letter in outcome.dead_letters
+        ]
         pending += [await send_alert(self.alerts_topic, alert) for alert in outcome.alerts]
         if self.linkage_topic is not None:
             by_source: dict[str, list[LinkRecord]] = {}
-            for link in outcome.link_records:
-                by_source.setdefault(link.source, []).append(link)
-            for source, links in by_source.items():
+            for record in outcome.link_records:
+                by_source.setdefault(record.source, []).append(record)
+            for source, records in by_source.items():
                 pending.append(
                     await self.linkage_topic.send(
-                        key=source.encode(), value=encode_records(links), force=True
+                        key=source.encode(), value=encode_records(records), force=True
                     )
                 )
         if pending:
@@ -202,32 +180,36 @@ async def consume_in_batches(
             lag.processed(events)
 
 
-def input_topics(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """(topic, input format) of every input: --input-topic in --input-format, then each
-    --extra-input TOPIC=FORMAT."""
-    inputs = [(args.input_topic, args.input_format)]
+def gateway_inputs(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
+    """(topic, format, account fields) of each --extra-input TOPIC=FORMAT[:FIELD,...]; refused
+    (ValueError) if malformed, repeated, or one of the worker's own topics."""
+    own = {args.input_topic, args.alerts_topic, args.dlq_topic, args.linkage_topic}
+    inputs: list[tuple[str, str, list[str]]] = []
     for spec in args.extra_input:
-        topic, _, input_format = spec.partition("=")
-        if not topic or input_format not in INPUT_FORMATS:
+        topic, _, rest = spec.partition("=")
+        input_format, _, fields = rest.partition(":")
+        if not topic or input_format not in FORMATS:
             raise ValueError(
-                f"--extra-input {spec!r}: expected TOPIC=FORMAT, FORMAT one of "
-                f"{', '.join(INPUT_FORMATS)}"
+                f"--extra-input {spec!r}: expected TOPIC=FORMAT[:FIELD,...], FORMAT one of "
+                f"{', '.join(FORMATS)}"
             )
-        inputs.append((topic, input_format))
+        if topic in own or topic in {name for name, _, _ in inputs}:
+            raise ValueError(f"--extra-input {spec!r}: {topic} is already an input or output")
+        inputs.append((topic, input_format, [f for f in fields.split(",") if f]))
     return inputs
 
 
-def add_detect_agent(
-    app: faust.App, topic_name: str, handler: BatchHandler, args: argparse.Namespace,
+def add_normalizer_agent(
+    app: faust.App, topic_name: str, normalizer: GatewayNormalizer, args: argparse.Namespace,
     lag: ConsumerLag,
 ) -> None:  # fmt: skip
     topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
 
-    async def detect(stream: Any) -> None:
-        await consume_in_batches(stream, handler.handle, args.batch_size, args.batch_within, lag)
+    async def normalize(stream: Any) -> None:
+        await consume_in_batches(stream, normalizer.handle, args.batch_size, args.batch_within, lag)
 
-    # Named per topic: faust names an agent after its function, and each input needs its own
-    app.agent(topic, name=f"detect-{topic_name}")(detect)
+    # Named per topic: faust keys agents by name, and each gateway topic needs its own
+    app.agent(topic, name=f"normalize-{topic_name}")(normalize)
 
 
 def build_app(
@@ -256,9 +238,9 @@ def build_app(
         producer_acks=-1,
         topic_allow_declare=False,
     )
-    alerts_topic, dlq_topic, linkage_topic = (
+    input_topic, alerts_topic, dlq_topic, linkage_topic = (
         app.topic(name, key_serializer="raw", value_serializer="raw")
-        for name in (args.alerts_topic, args.dlq_topic, args.linkage_topic)
+        for name in (args.input_topic, args.alerts_topic, args.dlq_topic, args.linkage_topic)
     )
     prefix = watcher.current.state.key_prefix
     round_trips = RoundTrips(metrics.redis_seconds, metrics.redis_errors)
@@ -268,6 +250,9 @@ def build_app(
     # Cross-account clusters: on or off at start (a restart applies a change of
     # linkage.enabled; its thresholds reload hot).
     linking = watcher.current.linkage.enabled
+    pipeline = DetectionPipeline(
+        lambda: watcher.current, store, metrics, wall_clock=time.time, emit_links=linking
+    )
     # Unreadable (no DescribeConfigs permission): assume Kafka's default, not the 10 MiB the
     # worker asks for when it creates the topic, so an oversized dead letter goes as a
     # reference instead of failing forever.
@@ -275,22 +260,30 @@ def build_app(
         topic_max_message_bytes(args.bootstrap, args.dlq_topic, kafka)
         or KAFKA_DEFAULT_MAX_MESSAGE_BYTES
     )
-    for topic_name, input_format in input_topics(args):
-        # One pipeline per input topic: each keeps its own partitions' clocks
-        pipeline = DetectionPipeline(
-            lambda: watcher.current, store, metrics, wall_clock=time.time, emit_links=linking
-        )
-        handler = BatchHandler(
-            pipeline,
-            alerts_topic,
-            dlq_topic,
-            metrics,
+    handler = BatchHandler(
+        pipeline,
+        alerts_topic,
+        dlq_topic,
+        metrics,
+        retry=RetryPolicy(transient_seconds=args.max_retry_seconds),
+        dlq_max_bytes=min(dlq_limit, DLQ_MAX_MESSAGE_BYTES),
+        linkage_topic=linkage_topic if linking else None,
+    )
+
+    @app.agent(input_topic)
+    async def detect(stream: Any) -> None:
+        await consume_in_batches(stream, handler.handle, args.batch_size, args.batch_within, lag)
+
+    for topic_name, input_format, account_fields in gateway_inputs(args):
+        adapter = adapter_for(input_format, account_fields or None)
+        assert adapter is not None  # gateway_inputs admits adapted formats only
+        normalizer = GatewayNormalizer(
+            input_format, adapter, input_topic, dlq_topic, metrics,
             retry=RetryPolicy(transient_seconds=args.max_retry_seconds),
             dlq_max_bytes=min(dlq_limit, DLQ_MAX_MESSAGE_BYTES),
-            linkage_topic=linkage_topic if linking else None,
-            adapter=adapter_for(input_format, args.account_field or None),
-        )
-        add_detect_agent(app, topic_name, handler, args, lag)
+            max_event_bytes=watcher.current.max_event_bytes,
+        )  # fmt: skip
+        add_normalizer_agent(app, topic_name, normalizer, args, lag)
 
     if linking:
         linker = LinkageHandler(
@@ -335,7 +328,7 @@ def build_app(
 def run_worker(args: argparse.Namespace) -> int:
     kafka = KafkaSecurity.from_args(args)  # refused settings raise, named, before any connection
     try:
-        input_topics(args)
+        gateways = gateway_inputs(args)
     except ValueError as error:
         log.error("refusing to start: %s", error)
         return 2
@@ -363,12 +356,14 @@ def run_worker(args: argparse.Namespace) -> int:
         + ([(LINKAGE_RULE_ID, config.linkage.severity)] if config.linkage.enabled else []),
         [rule.id for rule in config.rules if rule.mode == "shadow"],
         sorted({*REASONS, *ADAPTER_REASONS, BAD_LINK_RECORD}),
+        sorted({input_format for _, input_format, _ in gateways}),
     )
     if not args.no_create_topics:
         ensure_topics(
             args.bootstrap,
             {
-                **{topic: {} for topic, _ in input_topics(args)},
+                args.input_topic: {},
+                **{topic: {} for topic, _, _ in gateways},
                 args.alerts_topic: {},
                 args.dlq_topic: dlq_topic_config(args.dlq_retention_hours),
                 args.linkage_topic: {},

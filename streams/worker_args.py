@@ -63,15 +63,20 @@ def add_worker_args(parser: argparse.ArgumentParser) -> None:
         default=_env("APP_ID", "distillwatch"),
         help="faust app id = Kafka consumer group",
     )
-    parser.add_argument("--input-topic", default=_env("INPUT_TOPIC", "inference-requests"))
-    add_input_format_args(parser)
+    parser.add_argument(
+        "--input-topic",
+        default=_env("INPUT_TOPIC", "inference-requests"),
+        help="events v1, keyed by account",
+    )
     parser.add_argument(
         "--extra-input",
         action="append",
         default=[],
-        metavar="TOPIC=FORMAT",
-        help="another input topic and its format (repeat it), e.g. "
-        "litellm-logs=litellm or otel-spans=otlp-json",
+        metavar="TOPIC=FORMAT[:FIELD,...]",
+        help="a gateway topic to read (repeat it): its records are mapped to events v1 and "
+        "re-keyed by account onto --input-topic. FORMAT: litellm, otlp-json or kong; FIELDs: "
+        "where the account is, in order (default: the format's, docs/adapters.md). E.g. "
+        "otel-spans=otlp-json or kong-logs=kong:consumer.username",
     )
     parser.add_argument("--alerts-topic", default=_env("ALERTS_TOPIC", "extraction-alerts"))
     parser.add_argument("--dlq-topic", default=_env("DLQ_TOPIC", "inference-requests.dlq"))

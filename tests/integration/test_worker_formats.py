@@ -1,8 +1,8 @@
-"""The live worker reads gateway logs directly (`--input-format`, `--extra-input`): LiteLLM
-batches of several calls per Kafka message count each call once, also across a restart that
-reads the messages again; a record that does not map goes to the dead-letter topic as it was
-read, with its reason, and the rest of its message is counted. Kong entries and OTLP exports
-of several traces are counted call by call."""
+"""The live worker reads gateway topics (`--extra-input TOPIC=FORMAT`): their records are mapped
+to events v1 and re-keyed by account onto the input topic (streams/normalizer.py). LiteLLM
+batches of several calls per Kafka message count each call once; a record that does not map
+goes to the dead-letter topic once, as it was read, with its reasons, and the rest of its
+message is counted. Kong entries and OTLP exports of several traces are counted call by call."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ from tests.unit.test_adapter_kong import as_kong
 from tests.unit.test_adapter_otlp import as_otlp_export
 
 T0 = 1_772_272_800
+APPLIED = 'distillwatch_events_total{outcome="applied"} 150.0'
+NORMALIZED = (
+    'distillwatch_normalized_total{format="litellm",outcome="event"} 150.0',
+    'distillwatch_normalized_total{format="litellm",outcome="dead_letter"} 1.0',
+)
 
 
 def v1_event(account: str, index: int) -> dict[str, object]:
@@ -41,13 +46,13 @@ def v1_event(account: str, index: int) -> dict[str, object]:
     }
 
 
-def seen_all(worker: WorkerProcess, outcome: str) -> str | None:
-    """The worker's metrics once it has counted the 150 calls with `outcome`."""
+def metrics_showing(worker: WorkerProcess, *series: str) -> str | None:
+    """The worker's metrics once they show every one of `series` (name{labels} value)."""
     try:
         metrics = worker.metrics()
     except OSError:  # not serving yet
         return None
-    return metrics if f'distillwatch_events_total{{outcome="{outcome}"}} 150.0' in metrics else None
+    return metrics if all(line in metrics for line in series) else None
 
 
 def test_litellm_batches_count_each_call_once_and_dead_letter_what_does_not_map(
@@ -66,24 +71,22 @@ def test_litellm_batches_count_each_call_once_and_dead_letter_what_does_not_map(
     app_id = f"fmt-{uuid.uuid4().hex[:6]}"
     extra = ["--extra-input", f"{logs}=litellm"]
     try:
-        for run, counted_as in enumerate(("applied", "duplicate")):
-            # The second run reads every message again (a new group): each call a duplicate
-            worker = start_worker(tmp_path, kafka_bootstrap, redis_url, topics,
-                                  f"{app_id}-{run}", key_prefix, batch_size=4,
-                                  extra_args=extra)  # fmt: skip
-            try:
-                metrics = poll_until(
-                    partial(seen_all, worker, counted_as), f"150 calls {counted_as}", worker=worker
-                )
-            finally:
-                worker.stop()
-            assert window_total(client, key_prefix, "acme") == 75
-            assert window_total(client, key_prefix, "zeta") == 75
-            assert 'distillwatch_dead_letters_total{reason="missing_field"} 1.0' in metrics
+        worker = start_worker(tmp_path, kafka_bootstrap, redis_url, topics, app_id, key_prefix,
+                              batch_size=4, extra_args=extra)  # fmt: skip
+        try:
+            metrics = poll_until(
+                partial(metrics_showing, worker, APPLIED, *NORMALIZED), "every call", worker=worker
+            )
+        finally:
+            worker.stop()
+        assert window_total(client, key_prefix, "acme") == 75
+        assert window_total(client, key_prefix, "zeta") == 75
+        assert 'distillwatch_dead_letters_total{reason="missing_field"} 1.0' in metrics
         poll_until(dlq.poll, "the dead letters")
         letter = dlq.records[0]
         headers = dict(letter.headers)
         assert headers["dw-reason"] == b"missing_field"
+        assert headers["dw-detail"].startswith(b"record 25: missing_field")
         assert headers["dw-source-topic"] == logs.encode()
         assert letter.value == messages[2]  # the gateway's record, as it was read
     finally:

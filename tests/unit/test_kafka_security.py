@@ -290,7 +290,12 @@ def test_a_secret_is_masked_in_every_log_record_whoever_logs_it(
 ) -> None:
     secret = Secret("another-Kafka-pw")  # joins the process-wide redaction
     library = logging.getLogger("aiokafka.conn")
-    with caplog.at_level(logging.DEBUG):
+    # At DEBUG, including the Kafka clients' loggers (the CLI holds them at INFO)
+    with (
+        caplog.at_level(logging.DEBUG),
+        caplog.at_level(logging.DEBUG, logger="aiokafka"),
+        caplog.at_level(logging.DEBUG, logger="kafka"),
+    ):
         # What aiokafka logs at DEBUG for a PLAIN login: the raw bytes, password included.
         library.debug("Request: %s", b"dw\x00dw\x00" + secret.reveal().encode())
         logging.getLogger("kafka.admin.client").debug("config: %s", {"pw": secret.reveal()})
