@@ -45,11 +45,9 @@ from detectors.adapters.base import (
     NOT_JSON,
     Adapter,
     Mapped,
-    NotJson,
     RecordError,
-    Rejected,
 )
-from detectors.adapters.fields import json_records
+from detectors.adapters.fields import map_each
 from detectors.decode import DEFAULT_MAX_EVENT_BYTES
 from streams.adapted_input import expand
 from streams.kafka_check import KafkaUnavailable, check_kafka
@@ -139,20 +137,13 @@ def authorized(header: str | None, tokens: Sequence[bytes]) -> bool:
 
 def v1_records(payload: bytes) -> Mapped:
     """Events v1 pushed as they are: a JSON array, NDJSON or one object."""
-    mapped = Mapped()
-    try:
-        records = json_records(payload)
-    except RecordError as error:
-        mapped.rejected.append(Rejected(0, error.reason, error.detail))
-        return mapped
-    for index, record in enumerate(records):
-        if isinstance(record, dict):
-            mapped.events.append(record)
-        elif isinstance(record, NotJson):
-            mapped.rejected.append(Rejected(index, NOT_JSON, "the line is not JSON"))
-        else:
-            mapped.rejected.append(Rejected(index, NOT_AN_OBJECT, "the record is not an object"))
-    return mapped
+    return map_each(payload, _v1_event)
+
+
+def _v1_event(record: Any) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise RecordError(NOT_AN_OBJECT, "the record is not an object")
+    return record
 
 
 class IngestApp:

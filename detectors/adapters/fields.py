@@ -9,7 +9,7 @@ than failing the record. Required fields are checked by the adapter itself (Reco
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -19,8 +19,10 @@ from detectors.adapters.base import (
     MISSING_FIELD,
     NOT_JSON,
     WRONG_TYPE,
+    Mapped,
     NotJson,
     RecordError,
+    Rejected,
 )
 
 # The v1 schema's bounds (detectors/schemas/inference-event.v1.schema.json): integers exact as
@@ -205,3 +207,22 @@ def json_records(payload: bytes) -> list[Any]:
                 records.append(NotJson())
         return records
     return whole if isinstance(whole, list) else [whole]
+
+
+def map_each(payload: bytes, to_event: Callable[[Any], dict[str, Any]]) -> Mapped:
+    """A payload of records (`json_records`) mapped record by record: `to_event` maps one
+    record or raises RecordError, which rejects that record alone."""
+    mapped = Mapped()
+    try:
+        records = json_records(payload)
+    except RecordError as error:
+        mapped.rejected.append(Rejected(0, error.reason, error.detail))
+        return mapped
+    for index, record in enumerate(records):
+        try:
+            if isinstance(record, NotJson):
+                raise RecordError(NOT_JSON, "the line is not JSON")
+            mapped.events.append(to_event(record))
+        except RecordError as error:
+            mapped.rejected.append(Rejected(index, error.reason, error.detail))
+    return mapped

@@ -34,12 +34,9 @@ from detectors.adapters.base import (
     MISSING_FIELD,
     NOT_AN_INFERENCE,
     NOT_AN_OBJECT,
-    NOT_JSON,
     Adapter,
     Mapped,
-    NotJson,
     RecordError,
-    Rejected,
 )
 from detectors.adapters.fields import (
     MAX_SAFE_INTEGER,
@@ -50,7 +47,7 @@ from detectors.adapters.fields import (
     as_str,
     content_text,
     first_address,
-    json_records,
+    map_each,
     required_str,
     required_timestamp,
     string_list,
@@ -88,18 +85,7 @@ def kong_adapter(account_fields: Sequence[str] = DEFAULT_ACCOUNT_FIELDS) -> Adap
     names = ", ".join(account_fields)
 
     def adapt(payload: bytes) -> Mapped:
-        mapped = Mapped()
-        try:
-            records = json_records(payload)
-        except RecordError as error:
-            mapped.rejected.append(Rejected(0, error.reason, error.detail))
-            return mapped
-        for index, record in enumerate(records):
-            try:
-                mapped.events.append(_event(record, paths, names))
-            except RecordError as error:
-                mapped.rejected.append(Rejected(index, error.reason, error.detail))
-        return mapped
+        return map_each(payload, lambda record: _event(record, paths, names))
 
     return adapt
 
@@ -122,8 +108,6 @@ def _ai_section(ai: dict[str, Any]) -> dict[str, Any] | None:
 def _event(record: Any, paths: tuple[tuple[str, ...], ...], names: str) -> dict[str, Any]:
     # orjson makes plain dicts: exact type checks, cheaper than isinstance against Mapping,
     # on a path that runs for every entry
-    if isinstance(record, NotJson):
-        raise RecordError(NOT_JSON, "the line is not JSON")
     if type(record) is not dict:
         raise RecordError(NOT_AN_OBJECT, "the entry is not a JSON object")
     ai = _mapping(record.get("ai"))

@@ -19,12 +19,9 @@ from typing import Any
 from detectors.adapters.base import (
     MISSING_FIELD,
     NOT_AN_OBJECT,
-    NOT_JSON,
     Adapter,
     Mapped,
-    NotJson,
     RecordError,
-    Rejected,
 )
 from detectors.adapters.fields import (
     as_bool,
@@ -36,7 +33,7 @@ from detectors.adapters.fields import (
     content_text,
     dig,
     first_address,
-    json_records,
+    map_each,
     required_str,
     required_timestamp,
     string_list,
@@ -63,25 +60,12 @@ def litellm_adapter(account_keys: Sequence[str] = DEFAULT_ACCOUNT_KEYS) -> Adapt
     keys = tuple(account_keys)
 
     def adapt(payload: bytes) -> Mapped:
-        mapped = Mapped()
-        try:
-            records = json_records(payload)
-        except RecordError as error:
-            mapped.rejected.append(Rejected(0, error.reason, error.detail))
-            return mapped
-        for index, record in enumerate(records):
-            try:
-                mapped.events.append(_event(record, keys))
-            except RecordError as error:
-                mapped.rejected.append(Rejected(index, error.reason, error.detail))
-        return mapped
+        return map_each(payload, lambda record: _event(record, keys))
 
     return adapt
 
 
 def _event(record: Any, account_keys: tuple[str, ...]) -> dict[str, Any]:
-    if isinstance(record, NotJson):
-        raise RecordError(NOT_JSON, "the line is not JSON")
     if not isinstance(record, Mapping):
         raise RecordError(NOT_AN_OBJECT, "the record is not a JSON object")
     metadata = record.get("metadata")
