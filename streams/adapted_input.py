@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 class Expanded:
     payloads: list[bytes] = field(default_factory=list)  # v1 events, as JSON
     keys: list[bytes] = field(default_factory=list)  # each event's account id (the Kafka key)
-    origins: list[int] = field(default_factory=list)  # the input record of each event
     rejected: list[tuple[int, Rejected]] = field(default_factory=list)  # (record, why)
     skipped: int = 0  # records that are no inference (not dead letters)
 
@@ -78,5 +77,4 @@ def expand(
                 continue
             expanded.payloads.append(payload)
             expanded.keys.append(str(event["account_id"]).encode())
-            expanded.origins.append(origin)
     return expanded

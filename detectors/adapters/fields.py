@@ -62,7 +62,7 @@ def as_int(value: Any) -> int | None:
     number: int | None = None
     if type(value) is int:  # the common case first: JSON integers
         return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else None
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         number = value
@@ -79,9 +79,11 @@ def as_int(value: Any) -> int | None:
 
 
 def as_float(value: Any) -> float | None:
-    if type(value) is float:  # the common case first; inf - inf and nan - nan are nan
+    if type(value) is float:  # the common cases first; inf - inf and nan - nan are nan
         return value if value - value == 0.0 else None
-    if isinstance(value, bool):
+    if type(value) is int:  # JSON's: 64 bits at most, always a finite double
+        return float(value)
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         number = float(value)
@@ -95,8 +97,38 @@ def as_float(value: Any) -> float | None:
     return None
 
 
+def as_count(value: Any) -> int | None:
+    """A count (tokens, choices): a non-negative `as_int`."""
+    if type(value) is int:
+        return value if 0 <= value <= MAX_SAFE_INTEGER else None
+    number = as_int(value)
+    return number if number is not None and number >= 0 else None
+
+
+def as_logit_bias(value: Any) -> dict[str, float] | None:
+    """A logit bias (token id -> bias) with the entries whose bias is a number; None if none."""
+    if type(value) is not dict or not value:
+        return None
+    # The common case at C speed: numbers (a probe sends hundreds of token ids). JSON keys are
+    # strings already; orjson's floats are finite, and an int too large for a double raises.
+    kinds = set(map(type, value.values()))
+    if kinds <= _NUMBERS:
+        try:
+            if kinds == _FLOAT:
+                return value
+            return dict(zip(value, map(float, value.values()), strict=True))
+        except OverflowError:
+            pass
+    bias = {token: number for token, raw in value.items() if (number := as_float(raw)) is not None}
+    return bias or None
+
+
+_NUMBERS = frozenset((int, float))
+_FLOAT = frozenset((float,))
+
+
 def as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
+    if value is None or type(value) is bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
@@ -104,8 +136,8 @@ def as_bool(value: Any) -> bool | None:
 
 
 def as_str(value: Any) -> str | None:
-    if isinstance(value, str) and value:
-        return value
+    if type(value) is str or value is None:  # the common cases first
+        return value or None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
@@ -122,12 +154,16 @@ def fits_id(text: str) -> bool:
 def as_id(value: Any) -> str | None:
     """An optional identifier (org, key, conversation, address): None if over the schema's
     length."""
+    if type(value) is str and len(value) <= MAX_ID_LENGTH // 4:  # short: fits in any encoding
+        return value or None
     text = as_str(value)
     return text if text is not None and fits_id(text) else None
 
 
 def required_str(value: Any, name: str) -> str:
     """A required identifier (event id, account, model)."""
+    if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH // 4:  # the common case first
+        return value
     if value is None or value == "":
         raise RecordError(MISSING_FIELD, f"{name} is missing")
     text = as_str(value)
@@ -226,3 +262,28 @@ def map_each(payload: bytes, to_event: Callable[[Any], dict[str, Any]]) -> Mappe
         except RecordError as error:
             mapped.rejected.append(Rejected(index, error.reason, error.detail))
     return mapped
+
+
+# OpenAI-format request parameters read under their own name (the v1 fields of the same name),
+# and how each reads
+OPENAI_PARAMETERS: dict[str, Callable[[Any], Any]] = {
+    "temperature": as_float,
+    "top_p": as_float,
+    "n": as_count,
+    "logprobs": as_bool,
+    "top_logprobs": as_count,
+    "logit_bias": as_logit_bias,
+    "seed": as_int,
+    "stream": as_bool,
+}
+
+
+def read_parameters(
+    source: dict[str, Any], readers: dict[str, Callable[[Any], Any]], into: dict[str, Any]
+) -> None:
+    """Set `into[name]` for each parameter of `source` that has a reader and reads. The
+    parameters present are walked (a few), rather than every one a reader knows (a dozen)."""
+    for name, value in source.items():
+        read = readers.get(name)
+        if read is not None and value is not None and (value := read(value)) is not None:
+            into[name] = value

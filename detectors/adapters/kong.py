@@ -39,8 +39,8 @@ from detectors.adapters.base import (
     RecordError,
 )
 from detectors.adapters.fields import (
-    MAX_SAFE_INTEGER,
-    as_bool,
+    OPENAI_PARAMETERS,
+    as_count,
     as_float,
     as_id,
     as_int,
@@ -48,6 +48,7 @@ from detectors.adapters.fields import (
     content_text,
     first_address,
     map_each,
+    read_parameters,
     required_str,
     required_timestamp,
     string_list,
@@ -74,6 +75,15 @@ PATH_ENDPOINTS = (
     ("/responses", "responses"),
 )
 SYSTEM_ROLES = frozenset(("system", "developer"))
+# v1 usage field, Kong's statistics (3.6 spells them in the singular), the logged response's
+TOKEN_FIELDS = (
+    ("input_tokens", ("prompt_tokens", "prompt_token"), ("prompt_tokens", "input_tokens")),
+    (
+        "output_tokens",
+        ("completion_tokens", "completion_token"),
+        ("completion_tokens", "output_tokens"),
+    ),
+)
 
 
 def kong_adapter(account_fields: Sequence[str] = DEFAULT_ACCOUNT_FIELDS) -> Adapter:
@@ -106,25 +116,25 @@ def _ai_section(ai: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _event(record: Any, paths: tuple[tuple[str, ...], ...], names: str) -> dict[str, Any]:
-    # orjson makes plain dicts: exact type checks, cheaper than isinstance against Mapping,
-    # on a path that runs for every entry
+    # Written for speed, as it runs for every request a gateway logs: orjson makes plain
+    # dicts (exact type checks, cheaper than isinstance against Mapping), and optional fields
+    # are set only when they read
     if type(record) is not dict:
         raise RecordError(NOT_AN_OBJECT, "the entry is not a JSON object")
-    ai = _mapping(record.get("ai"))
+    get = record.get
+    ai = _mapping(get("ai"))
     section = _ai_section(ai)
     if section is None:
         raise RecordError(NOT_AN_INFERENCE, "no AI proxy statistics (ai.proxy or ai.<plugin>)")
-    request = _mapping(record.get("request"))
-    headers = _mapping(request.get("headers"))
+    request = _mapping(get("request"))
     event_id = required_str(request.get("id") or _request_id_header(record), "request.id")
-    started = record.get("started_at")
-    started_ms = _number(started)
+    started = get("started_at")
+    started_ms = as_float(started)
     timestamp = required_timestamp(
         None if started_ms is None else started_ms / 1000.0, "started_at", started is not None
     )
     account = _account(record, paths, names)
     meta = _mapping(section.get("meta"))
-    usage = _mapping(section.get("usage"))
     bodies = _mapping(section.get("payload"))
     shared = _mapping(ai.get("payload"))  # Kong 3.6 and 3.7 log the request body here
     body = _json_object(bodies.get("request") or shared.get("request"))
@@ -139,59 +149,55 @@ def _event(record: Any, paths: tuple[tuple[str, ...], ...], names: str) -> dict[
         "account_id": account,
         "model": required_str(model, "ai.proxy.meta.request_model"),
     }
-    api_key = as_id(_mapping(record.get("authenticated_entity")).get("id"))  # the credential
+    api_key = as_id(_mapping(get("authenticated_entity")).get("id"))  # the credential
     if api_key is not None:
         event["api_key_id"] = api_key
     endpoint = _endpoint(request.get("uri"), body)
     if endpoint is not None:
         event["endpoint"] = endpoint
-    client = _kept(
-        {
-            "ip": first_address(record.get("client_ip")),
-            "user_agent": as_str(_header(headers, "user-agent")),
-        }
-    )
+    client = {}
+    if (ip := first_address(get("client_ip"))) is not None:
+        client["ip"] = ip
+    headers = request.get("headers")
+    agent = as_str(_header(headers, "user-agent")) if type(headers) is dict else None
+    if agent is not None:
+        client["user_agent"] = agent
     if client:
         event["client"] = client
     if body and (fields := _request(body, endpoint)):
         event["request"] = fields
-    latency = _number(_mapping(record.get("latencies")).get("request"))
-    response = _kept(
-        {
-            "status": as_int(_mapping(record.get("response")).get("status")),
-            "finish_reason": as_id(_finish_reason(answer)),
-            "latency_ms": latency if latency is not None else _number(meta.get("llm_latency")),
-        }
-    )
+    response: dict[str, Any] = {}
+    if (status := as_int(_mapping(get("response")).get("status"))) is not None:
+        response["status"] = status
+    if (finish := as_id(_finish_reason(answer))) is not None:
+        response["finish_reason"] = finish
+    latency = as_float(_mapping(get("latencies")).get("request"))
+    if latency is None:
+        latency = as_float(meta.get("llm_latency"))
+    if latency is not None:
+        response["latency_ms"] = latency
     if response:
         event["response"] = response
-    # Kong's statistics first (3.6 spells them in the singular), else the logged response's
-    answer_usage = _mapping(answer.get("usage"))
-    tokens = _kept(
-        {
-            "input_tokens": _count(
-                _either(
-                    _first(usage, "prompt_tokens", "prompt_token"),
-                    _first(answer_usage, "prompt_tokens", "input_tokens"),
-                )
-            ),
-            "output_tokens": _count(
-                _either(
-                    _first(usage, "completion_tokens", "completion_token"),
-                    _first(answer_usage, "completion_tokens", "output_tokens"),
-                )
-            ),
-            "reasoning_tokens": _count(
-                _either(
-                    _mapping(usage.get("completion_tokens_details")).get("reasoning_tokens"),
-                    _mapping(answer_usage.get("completion_tokens_details")).get("reasoning_tokens"),
-                )
-            ),
-        }
-    )
-    if tokens:
-        event["usage"] = tokens
+    if usage := _usage(_mapping(section.get("usage")), _mapping(answer.get("usage"))):
+        event["usage"] = usage
     return event
+
+
+def _usage(stats: dict[str, Any], logged: dict[str, Any]) -> dict[str, int]:
+    """Kong's statistics first (3.6 spells them in the singular), else the logged response's."""
+    usage = {}
+    for name, stat_keys, logged_keys in TOKEN_FIELDS:
+        value = _first(stats, *stat_keys)
+        if value is None:
+            value = _first(logged, *logged_keys)
+        if value is not None and (count := as_count(value)) is not None:
+            usage[name] = count
+    value = _mapping(stats.get("completion_tokens_details")).get("reasoning_tokens")
+    if value is None:
+        value = _mapping(logged.get("completion_tokens_details")).get("reasoning_tokens")
+    if value is not None and (count := as_count(value)) is not None:
+        usage["reasoning_tokens"] = count
+    return usage
 
 
 _EMPTY: dict[str, Any] = {}  # read only: what a missing or non-object level reads as
@@ -199,11 +205,6 @@ _EMPTY: dict[str, Any] = {}  # read only: what a missing or non-object level rea
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if type(value) is dict else _EMPTY
-
-
-def _kept(fields: dict[str, Any]) -> dict[str, Any]:
-    """The fields that have a value (an optional field is absent, not null, in an event)."""
-    return {key: value for key, value in fields.items() if value is not None}
 
 
 def _account(record: dict[str, Any], paths: tuple[tuple[str, ...], ...], names: str) -> str:
@@ -222,25 +223,6 @@ def _first(obj: dict[str, Any], *keys: str) -> Any:
         if value is not None:
             return value
     return None
-
-
-def _either(value: Any, fallback: Any) -> Any:
-    return fallback if value is None else value
-
-
-def _number(value: Any) -> float | None:
-    if type(value) is float:  # orjson's floats are finite: JSON has no infinity
-        return value
-    if type(value) is int:
-        return float(value)
-    return as_float(value)
-
-
-def _count(value: Any) -> int | None:
-    if type(value) is int:
-        return value if 0 <= value <= MAX_SAFE_INTEGER else None
-    number = as_int(value)
-    return number if number is not None and number >= 0 else None
 
 
 def _header(headers: dict[str, Any], name: str) -> Any:
@@ -291,41 +273,37 @@ def _request(body: dict[str, Any], endpoint: str | None) -> dict[str, Any]:
     """The v1 request fields of an OpenAI-format body (Kong's default llm_format); the
     Anthropic (`system`, `stop_sequences`) and Responses (`input`, `instructions`) spellings
     are read too. An embeddings `input` is not a prompt: it is left out."""
-    messages, system = _messages(body.get("messages"))
-    given = body.get("input")
+    get = body.get
+    messages, system = _messages(get("messages"))
+    given = get("input")
     if endpoint == "responses" and type(given) is list:
         messages, system = _messages(given)
     elif endpoint == "responses" and type(given) is str:
         messages = [{"role": "user", "content": given}]
-    for extra in (body.get("system"), body.get("instructions")):
+    for extra in (get("system"), get("instructions")):
         if extra is not None and (text := content_text(extra)):
             system = f"{system}\n{text}" if system else text
-    prompt = body.get("prompt")
+    request: dict[str, Any] = {}
+    if system is not None:
+        request["system"] = system
+    if messages is not None:
+        request["messages"] = messages
+    prompt = get("prompt")
     if type(prompt) is list:
         prompt = "\n".join(p for p in prompt if type(p) is str) or None
-    tools = body.get("tools", body.get("functions"))
+    if type(prompt) is str:
+        request["prompt"] = prompt
+    read_parameters(body, OPENAI_PARAMETERS, request)  # max_tokens, stop, tools: 2 names each
+    limit = _first(body, "max_completion_tokens", "max_tokens", "max_output_tokens")
+    if limit is not None and (limit := as_count(limit)) is not None:
+        request["max_tokens"] = limit
     stop = _first(body, "stop", "stop_sequences")
-    logit_bias = body.get("logit_bias")
-    return _kept(
-        {
-            "system": system,
-            "messages": messages,
-            "prompt": prompt if type(prompt) is str else None,
-            "temperature": _number(body.get("temperature")),
-            "top_p": _number(body.get("top_p")),
-            "max_tokens": _count(
-                _first(body, "max_completion_tokens", "max_tokens", "max_output_tokens")
-            ),
-            "n": _count(body.get("n")),
-            "logprobs": as_bool(body.get("logprobs")),
-            "top_logprobs": _count(body.get("top_logprobs")),
-            "logit_bias": None if logit_bias is None else _logit_bias(logit_bias),
-            "seed": as_int(body.get("seed")),
-            "stop": None if stop is None else string_list(stop),
-            "stream": as_bool(body.get("stream")),
-            "tools": len(tools) if type(tools) is list else None,
-        }
-    )
+    if stop is not None and (stop := string_list(stop)) is not None:
+        request["stop"] = stop
+    tools = get("tools", get("functions"))
+    if type(tools) is list:
+        request["tools"] = len(tools)
+    return request
 
 
 def _messages(value: Any) -> tuple[list[dict[str, str]] | None, str | None]:
@@ -349,13 +327,6 @@ def _messages(value: Any) -> tuple[list[dict[str, str]] | None, str | None]:
         else:
             messages.append({"role": role, "content": text or ""})
     return messages or None, "\n".join(system) or None
-
-
-def _logit_bias(value: Any) -> dict[str, float] | None:
-    if type(value) is not dict:
-        return None
-    bias = {str(k): number for k, raw in value.items() if (number := _number(raw)) is not None}
-    return bias or None
 
 
 def _finish_reason(answer: dict[str, Any]) -> Any:

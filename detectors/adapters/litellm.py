@@ -13,7 +13,7 @@ docs/adapters.md has the field table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from detectors.adapters.base import (
@@ -24,16 +24,17 @@ from detectors.adapters.base import (
     RecordError,
 )
 from detectors.adapters.fields import (
-    as_bool,
+    OPENAI_PARAMETERS,
+    as_count,
     as_float,
     as_id,
     as_int,
     as_str,
-    compact,
     content_text,
     dig,
     first_address,
     map_each,
+    read_parameters,
     required_str,
     required_timestamp,
     string_list,
@@ -54,6 +55,20 @@ ENDPOINTS = (
     ("responses", "responses"),
     ("completion", "chat"),
 )
+# The call types LiteLLM names today, looked up before the word search above
+KNOWN_ENDPOINTS = {
+    call_type: endpoint
+    for prefixes, word, endpoint in (
+        (("", "a"), "completion", "chat"),
+        (("", "a"), "text_completion", "completions"),
+        (("", "a"), "embedding", "embeddings"),
+        (("", "a"), "anthropic_messages", "messages"),
+        (("", "a"), "responses", "responses"),
+    )
+    for prefix in prefixes
+    for call_type in (f"{prefix}{word}", f"litellm.{prefix}{word}")
+}
+SYSTEM_ROLES = frozenset(("system", "developer"))
 
 
 def litellm_adapter(account_keys: Sequence[str] = DEFAULT_ACCOUNT_KEYS) -> Adapter:
@@ -66,63 +81,89 @@ def litellm_adapter(account_keys: Sequence[str] = DEFAULT_ACCOUNT_KEYS) -> Adapt
 
 
 def _event(record: Any, account_keys: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(record, Mapping):
+    # Written for speed, as it runs for every call a gateway logs: orjson makes plain dicts
+    # (exact type checks, cheaper than isinstance against Mapping), and optional fields are
+    # set only when they read, instead of built and then stripped of their Nones
+    if type(record) is not dict:
         raise RecordError(NOT_AN_OBJECT, "the record is not a JSON object")
-    metadata = record.get("metadata")
-    metadata = metadata if isinstance(metadata, Mapping) else {}
-    event_id = required_str(record.get("litellm_call_id") or record.get("id"), "litellm_call_id")
-    start = required_timestamp(
-        as_float(record.get("startTime")), "startTime", record.get("startTime") is not None
-    )
-    end = as_float(record.get("endTime"))
-    found = next((metadata[key] for key in account_keys if metadata.get(key)), None)
+    get = record.get
+    metadata = get("metadata")
+    if type(metadata) is not dict:
+        metadata = _EMPTY
+    event_id = required_str(get("litellm_call_id") or get("id"), "litellm_call_id")
+    raw_start = get("startTime")
+    start = required_timestamp(as_float(raw_start), "startTime", raw_start is not None)
+    found = None
+    for key in account_keys:
+        if value := metadata.get(key):
+            found = value
+            break
     if found is None:
         raise RecordError(MISSING_FIELD, f"none of metadata.{', metadata.'.join(account_keys)}")
-    account = required_str(found, "the account")
-    model = required_str(record.get("model_group") or record.get("model"), "model_group")
-    params = record.get("model_parameters")
-    params = params if isinstance(params, Mapping) else {}
-    messages, system, prompt = _conversation(record.get("messages"))
-    error_code = as_int(dig(record, "error_information", "error_code"))
-    failed = record.get("status") == "failure"
-    event: dict[str, Any] = compact(
-        {
-            "schema_version": 1,
-            "event_id": event_id,
-            "timestamp": start,
-            "account_id": account,
-            "org_id": as_id(metadata.get("user_api_key_org_id")),
-            "api_key_id": as_id(metadata.get("user_api_key_hash")),
-            "model": model,
-            "endpoint": _endpoint(record.get("call_type")),
-            "client": {
-                "ip": first_address(
-                    record.get("requester_ip_address") or metadata.get("requester_ip_address")
-                ),
-                "user_agent": as_str(
-                    record.get("user_agent")
-                    or metadata.get("user_agent")
-                    or dig(metadata, "requester_metadata", "user_agent")
-                ),
-            },
-            "request": _request(params, messages, system, prompt),
-            "response": {
-                "status": error_code if failed and error_code else (None if failed else 200),
-                "finish_reason": as_id(_finish_reason(record.get("response"))),
-                "latency_ms": (end - start) * 1000.0 if end is not None and end >= start else None,
-            },
-            "usage": {
-                "input_tokens": _count(record.get("prompt_tokens")),
-                "output_tokens": _count(record.get("completion_tokens")),
-            },
-        }
+    event: dict[str, Any] = {
+        "schema_version": 1,
+        "event_id": event_id,
+        "timestamp": start,
+        "account_id": required_str(found, "the account"),
+    }
+    if (org := as_id(metadata.get("user_api_key_org_id"))) is not None:
+        event["org_id"] = org
+    if (api_key := as_id(metadata.get("user_api_key_hash"))) is not None:
+        event["api_key_id"] = api_key
+    event["model"] = required_str(get("model_group") or get("model"), "model_group")
+    if (endpoint := _endpoint(get("call_type"))) is not None:
+        event["endpoint"] = endpoint
+    client = {}
+    ip = first_address(get("requester_ip_address") or metadata.get("requester_ip_address"))
+    if ip is not None:
+        client["ip"] = ip
+    agent = as_str(
+        get("user_agent")
+        or metadata.get("user_agent")
+        or dig(metadata, "requester_metadata", "user_agent")
     )
+    if agent is not None:
+        client["user_agent"] = agent
+    if client:
+        event["client"] = client
+    params = get("model_parameters")
+    request = _request(params if type(params) is dict else _EMPTY, get("messages"))
+    if request:
+        event["request"] = request
+    response: dict[str, Any] = {}
+    if get("status") == "failure":
+        error = get("error_information")
+        code = as_int(error.get("error_code")) if type(error) is dict else None
+        if code:
+            response["status"] = code
+    else:
+        response["status"] = 200
+    if (finish := as_id(_finish_reason(get("response")))) is not None:
+        response["finish_reason"] = finish
+    end = as_float(get("endTime"))
+    if end is not None and end >= start:
+        response["latency_ms"] = (end - start) * 1000.0
+    if response:
+        event["response"] = response
+    usage = {}
+    if (tokens := as_count(get("prompt_tokens"))) is not None:
+        usage["input_tokens"] = tokens
+    if (tokens := as_count(get("completion_tokens"))) is not None:
+        usage["output_tokens"] = tokens
+    if usage:
+        event["usage"] = usage
     return event
 
 
+_EMPTY: dict[str, Any] = {}  # read only: what a missing or non-object level reads as
+
+
 def _endpoint(call_type: Any) -> str | None:
-    if not isinstance(call_type, str):
+    if type(call_type) is not str:
         return None
+    known = KNOWN_ENDPOINTS.get(call_type)
+    if known is not None:
+        return known
     for word, endpoint in ENDPOINTS:
         if word in call_type:
             return endpoint
@@ -132,75 +173,57 @@ def _endpoint(call_type: Any) -> str | None:
 def _conversation(value: Any) -> tuple[list[dict[str, str]] | None, str | None, str | None]:
     """(chat messages, system prompt, completions prompt) from LiteLLM's `messages`: a list of
     chat messages, a prompt string, or the redaction string when message logging is off."""
-    if isinstance(value, str):
+    if type(value) is str:
         if value.startswith("redacted"):  # "redacted-by-litellm": message logging is off
             return None, None, None
         return None, None, value
-    if not isinstance(value, list):
+    if type(value) is not list:
         return None, None, None
     messages: list[dict[str, str]] = []
     system: list[str] = []
     for message in value:
-        if not isinstance(message, Mapping):
+        if type(message) is not dict:
             continue
-        role, text = message.get("role"), content_text(message.get("content"))
-        if not isinstance(role, str) or text is None:
+        role, content = message.get("role"), message.get("content")
+        text = content if type(content) is str else content_text(content)
+        if type(role) is not str or text is None:
             continue
-        if role in ("system", "developer"):
+        if role in SYSTEM_ROLES:
             system.append(text)
         else:
             messages.append({"role": role, "content": text})
     return messages or None, "\n".join(system) or None, None
 
 
-def _request(
-    params: Mapping[str, Any],
-    messages: list[dict[str, str]] | None,
-    system: str | None,
-    prompt: str | None,
-) -> dict[str, Any]:
-    tools = params.get("tools")
-    logit_bias = params.get("logit_bias")
-    return {
-        "system": system,
-        "messages": messages,
-        "prompt": prompt,
-        "temperature": as_float(params.get("temperature")),
-        "top_p": as_float(params.get("top_p")),
-        "max_tokens": _count(params.get("max_completion_tokens", params.get("max_tokens"))),
-        "n": _count(params.get("n")),
-        "logprobs": as_bool(params.get("logprobs")),
-        "top_logprobs": _count(params.get("top_logprobs")),
-        "logit_bias": _logit_bias(logit_bias),
-        "seed": as_int(params.get("seed")),
-        "stop": string_list(params.get("stop")),
-        "stream": as_bool(params.get("stream")),
-        "tools": len(tools) if isinstance(tools, list) else None,
-    }
+def _request(params: dict[str, Any], raw_messages: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    messages, system, prompt = _conversation(raw_messages)
+    if system is not None:
+        request["system"] = system
+    if messages is not None:
+        request["messages"] = messages
+    if prompt is not None:
+        request["prompt"] = prompt
+    if not params:
+        return request
+    read_parameters(params, _PARAMETERS, request)
+    get = params.get
+    limit = get("max_completion_tokens", get("max_tokens"))  # the newer name first
+    if limit is not None and (limit := as_count(limit)) is not None:
+        request["max_tokens"] = limit
+    return request
 
 
-def _logit_bias(value: Any) -> dict[str, float] | None:
-    if not isinstance(value, Mapping) or not value:
-        return None
-    try:  # the common case: numbers (a probe sends hundreds of token ids)
-        bias = {str(token): float(raw) for token, raw in value.items()}
-        if all(number - number == 0.0 for number in bias.values()):
-            return bias
-    except (TypeError, ValueError):
-        pass
-    bias = {
-        str(token): number for token, raw in value.items() if (number := as_float(raw)) is not None
-    }
-    return bias or None
-
-
-def _count(value: Any) -> int | None:
-    number = as_int(value)
-    return number if number is not None and number >= 0 else None
+def _tool_count(value: Any) -> int | None:
+    return len(value) if type(value) is list else None
 
 
 def _finish_reason(response: Any) -> Any:
-    choices = dig(response, "choices")
-    if isinstance(choices, list) and choices:
-        return dig(choices[0], "finish_reason")
+    choices = response.get("choices") if type(response) is dict else None
+    if type(choices) is list and choices and type(choices[0]) is dict:
+        return choices[0].get("finish_reason")
     return None
+
+
+# model_parameters read, and how (max_tokens, which has two names, is read on its own)
+_PARAMETERS = {**OPENAI_PARAMETERS, "stop": string_list, "tools": _tool_count}

@@ -29,7 +29,7 @@ keep a trace's spans in one export (or put the account on the GenAI span itself)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -46,8 +46,8 @@ from detectors.adapters.base import (
     Rejected,
 )
 from detectors.adapters.fields import (
-    MAX_SAFE_INTEGER,
     as_bool,
+    as_count,
     as_float,
     as_id,
     as_int,
@@ -73,6 +73,11 @@ SEED_KEYS = ("gen_ai.request.seed", "gen_ai.openai.request.seed")
 INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 OUTPUT_TOKEN_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
 REASONING_TOKEN_KEYS = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens")
+TOKEN_KEYS = (
+    ("input_tokens", INPUT_TOKEN_KEYS),
+    ("output_tokens", OUTPUT_TOKEN_KEYS),
+    ("reasoning_tokens", REASONING_TOKEN_KEYS),
+)
 # An attribute that makes a span a GenAI span
 GENAI_KEYS = frozenset(
     ("gen_ai.operation.name", "gen_ai.request.model", "gen_ai.provider.name", "gen_ai.system")
@@ -363,87 +368,77 @@ def _event(
         "account_id": required_str(account, "the account attribute"),
         "model": model,
     }
-    operation = _operation(attrs)
-    if operation is not None:
+    # Optional fields are set only when they read: this runs for every GenAI span
+    operation = attrs.get("gen_ai.operation.name")
+    if type(operation) is str:
         event["endpoint"] = ENDPOINTS.get(operation, "other")
     conversation = as_id(attrs.get("gen_ai.conversation.id"))
     if conversation is not None:
         event["conversation_id"] = conversation
-    client = _kept(
-        {
-            "ip": first_address(_search(scopes, CLIENT_ADDRESS_KEYS)),
-            "user_agent": as_str(_search(scopes, USER_AGENT_KEYS)),
-        }
-    )
+    client = {}
+    if (ip := first_address(_search(scopes, CLIENT_ADDRESS_KEYS))) is not None:
+        client["ip"] = ip
+    if (agent := as_str(_search(scopes, USER_AGENT_KEYS))) is not None:
+        client["user_agent"] = agent
     if client:
         event["client"] = client
-    messages, system = _conversation(attrs, span)
-    stop = attrs.get("gen_ai.request.stop_sequences")
-    tools = attrs.get("gen_ai.tool.definitions")
-    request = _kept(
-        {
-            "system": system,
-            "messages": messages,
-            "temperature": _number(attrs.get("gen_ai.request.temperature")),
-            "top_p": _number(attrs.get("gen_ai.request.top_p")),
-            "max_tokens": _count(attrs.get("gen_ai.request.max_tokens")),
-            "n": _count(attrs.get("gen_ai.request.choice.count")),
-            "seed": as_int(_first(attrs, SEED_KEYS)),
-            "stop": None if stop is None else string_list(stop),
-            "stream": as_bool(attrs.get("gen_ai.request.stream")),
-            "tools": None if tools is None else _length(_structured(tools)),
-        }
-    )
-    if request:
+    if request := _request(attrs, span):
         event["request"] = request
+    response: dict[str, Any] = {}
+    if (status := as_int(_status(span, attrs, ancestors))) is not None:
+        response["status"] = status
     finish = attrs.get("gen_ai.response.finish_reasons")
     if type(finish) is list:
         finish = finish[0] if finish else None
+    if (finish := as_id(finish)) is not None:
+        response["finish_reason"] = finish
     end = _int64(span.get("endTimeUnixNano"))
-    response = _kept(
-        {
-            "status": as_int(_status(span, attrs, ancestors)),
-            "finish_reason": as_id(finish),
-            "latency_ms": (
-                (end - start) / 1e6 if start is not None and end is not None and end >= start
-                else None
-            ),
-        }
-    )  # fmt: skip
+    if start is not None and end is not None and end >= start:
+        response["latency_ms"] = (end - start) / 1e6
     if response:
         event["response"] = response
-    usage = _kept(
-        {
-            "input_tokens": _count(_first(attrs, INPUT_TOKEN_KEYS)),
-            "output_tokens": _count(_first(attrs, OUTPUT_TOKEN_KEYS)),
-            "reasoning_tokens": _count(_first(attrs, REASONING_TOKEN_KEYS)),
-        }
-    )
+    usage = {}
+    for name, keys in TOKEN_KEYS:
+        if (count := as_count(_first(attrs, keys))) is not None:
+            usage[name] = count
     if usage:
         event["usage"] = usage
     return event
 
 
-def _kept(fields: dict[str, Any]) -> dict[str, Any]:
-    """The fields that have a value (an optional field is absent, not null, in an event)."""
-    return {key: value for key, value in fields.items() if value is not None}
+def _request(attrs: dict[str, Any], span: dict[str, Any]) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    messages, system = _conversation(attrs, span)
+    if system is not None:
+        request["system"] = system
+    if messages is not None:
+        request["messages"] = messages
+    get = attrs.get
+    for name, key, read in REQUEST_ATTRIBUTES:
+        value = get(key)
+        if value is not None and (value := read(value)) is not None:
+            request[name] = value
+    if (seed := as_int(_first(attrs, SEED_KEYS))) is not None:
+        request["seed"] = seed
+    return request
 
 
-def _number(value: Any) -> float | None:
-    if type(value) is float:  # orjson's floats are finite: JSON has no infinity
-        return value
-    return as_float(value)
-
-
-def _count(value: Any) -> int | None:
-    if type(value) is int:
-        return value if 0 <= value <= MAX_SAFE_INTEGER else None
-    number = as_int(value)
-    return number if number is not None and number >= 0 else None
-
-
-def _length(value: Any) -> int | None:
+def _tool_count(value: Any) -> int | None:
+    """The number of tool definitions (a list, or its JSON string)."""
+    value = _structured(value)
     return len(value) if type(value) is list else None
+
+
+# v1 request field, the attribute, how it reads (seed, which has two names, is read on its own)
+REQUEST_ATTRIBUTES: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("temperature", "gen_ai.request.temperature", as_float),
+    ("top_p", "gen_ai.request.top_p", as_float),
+    ("max_tokens", "gen_ai.request.max_tokens", as_count),
+    ("n", "gen_ai.request.choice.count", as_count),
+    ("stop", "gen_ai.request.stop_sequences", string_list),
+    ("stream", "gen_ai.request.stream", as_bool),
+    ("tools", "gen_ai.tool.definitions", _tool_count),
+)
 
 
 def _status(
