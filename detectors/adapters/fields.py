@@ -215,6 +215,31 @@ def content_text(content: Any) -> str | None:
     return None
 
 
+SYSTEM_ROLES = frozenset(("system", "developer"))  # roles whose text is the system prompt
+
+
+def split_messages(
+    raw: list[Any], text_of: Callable[[dict[str, Any]], str | None], system: list[str]
+) -> list[dict[str, str]]:
+    """The chat messages of a list of message objects (those with a string role), each with its
+    text by `text_of`; system and developer texts go to `system` instead. A message without text
+    is kept with "" (an assistant turn of tool calls makes the next turn a follow-up)."""
+    messages: list[dict[str, str]] = []
+    for message in raw:
+        if type(message) is not dict:
+            continue
+        role = message.get("role")
+        if type(role) is not str:
+            continue
+        text = text_of(message)
+        if role in SYSTEM_ROLES:
+            if text:
+                system.append(text)
+        else:
+            messages.append({"role": role, "content": text or ""})
+    return messages
+
+
 def string_list(value: Any) -> list[str] | None:
     """A list of strings from a list or a single string (`stop: "\\n"`)."""
     if isinstance(value, str):

@@ -51,6 +51,7 @@ from detectors.adapters.fields import (
     read_parameters,
     required_str,
     required_timestamp,
+    split_messages,
     string_list,
 )
 
@@ -74,7 +75,6 @@ PATH_ENDPOINTS = (
     ("/messages", "messages"),
     ("/responses", "responses"),
 )
-SYSTEM_ROLES = frozenset(("system", "developer"))
 # v1 usage field, Kong's statistics (3.6 spells them in the singular), the logged response's
 TOKEN_FIELDS = (
     ("input_tokens", ("prompt_tokens", "prompt_token"), ("prompt_tokens", "input_tokens")),
@@ -307,26 +307,16 @@ def _request(body: dict[str, Any], endpoint: str | None) -> dict[str, Any]:
 
 
 def _messages(value: Any) -> tuple[list[dict[str, str]] | None, str | None]:
-    """(chat messages, system prompt): system and developer messages make the system prompt;
-    an assistant message with tool calls and no text is kept (it makes the turn a follow-up)."""
+    """(chat messages, system prompt) of an OpenAI- or Anthropic-format message list."""
     if type(value) is not list:
         return None, None
-    messages: list[dict[str, str]] = []
     system: list[str] = []
-    for message in value:
-        if type(message) is not dict:
-            continue
-        role = message.get("role")
-        if type(role) is not str:
-            continue
-        content = message.get("content")
-        text = content if type(content) is str else content_text(content)
-        if role in SYSTEM_ROLES:
-            if text:
-                system.append(text)
-        else:
-            messages.append({"role": role, "content": text or ""})
+    messages = split_messages(value, _content, system)
     return messages or None, "\n".join(system) or None
+
+
+def _content(message: dict[str, Any]) -> str | None:
+    return content_text(message.get("content"))
 
 
 def _finish_reason(answer: dict[str, Any]) -> Any:

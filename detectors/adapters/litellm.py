@@ -25,6 +25,7 @@ from detectors.adapters.base import (
 )
 from detectors.adapters.fields import (
     OPENAI_PARAMETERS,
+    SYSTEM_ROLES,
     as_count,
     as_float,
     as_id,
@@ -68,7 +69,6 @@ KNOWN_ENDPOINTS = {
     for prefix in prefixes
     for call_type in (f"{prefix}{word}", f"litellm.{prefix}{word}")
 }
-SYSTEM_ROLES = frozenset(("system", "developer"))
 
 
 def litellm_adapter(account_keys: Sequence[str] = DEFAULT_ACCOUNT_KEYS) -> Adapter:

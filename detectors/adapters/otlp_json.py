@@ -56,6 +56,7 @@ from detectors.adapters.fields import (
     first_address,
     required_str,
     required_timestamp,
+    split_messages,
     string_list,
 )
 
@@ -109,7 +110,6 @@ EVENT_ROLES = {
     "gen_ai.assistant.message": "assistant",
     "gen_ai.tool.message": "tool",
 }
-SYSTEM_ROLES = frozenset(("system", "developer"))
 SPAN_KIND_SERVER = 2
 _SERVER_KINDS = (SPAN_KIND_SERVER, "SPAN_KIND_SERVER")
 MAX_ANCESTORS = 32  # a parent chain is short; this bounds a cycle or a hostile payload
@@ -470,7 +470,6 @@ def _conversation(
     """(chat messages, system prompt), from the first form the span uses: the
     `gen_ai.input.messages` attribute (current), the per-message span events (deprecated), or
     OpenLLMetry's indexed `gen_ai.prompt.<i>.role/content` attributes."""
-    messages: list[dict[str, str]] = []
     system: list[str] = []
     instructions = _structured(attrs.get("gen_ai.system_instructions"))
     if type(instructions) is str:
@@ -480,24 +479,16 @@ def _conversation(
     raw = _structured(attrs.get("gen_ai.input.messages"))
     if type(raw) is not list:
         raw = _event_messages(span.get("events")) or _indexed_messages(attrs)
-    for message in raw:
-        if type(message) is not dict:
-            continue
-        role = message.get("role")
-        if type(role) is not str:
-            continue
-        parts = message.get("parts")
-        if type(parts) is list:
-            text = _parts_text(parts)
-        else:
-            content = message.get("content")
-            text = content if type(content) is str else content_text(content)
-        if role in SYSTEM_ROLES:
-            if text:
-                system.append(text)
-        else:
-            messages.append({"role": role, "content": text or ""})
+    messages = split_messages(raw, _message_text, system)
     return messages or None, "\n".join(system) or None
+
+
+def _message_text(message: dict[str, Any]) -> str | None:
+    """A GenAI message's text: its text parts (current), or its `content` (older forms)."""
+    parts = message.get("parts")
+    if type(parts) is list:
+        return _parts_text(parts)
+    return content_text(message.get("content"))
 
 
 def _parts_text(parts: list[Any]) -> str | None:
