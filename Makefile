@@ -7,10 +7,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test unit lint typecheck bench clean venv stack secrets dashboards
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	# The adapters' compiled fast path (native/README.md), where Rust is installed (rustup puts
+	# cargo in ~/.cargo/bin); without it the Python adapters do all the mapping
+	export PATH="$(HOME)/.cargo/bin:$$PATH"; if command -v cargo >/dev/null; then \
+	  $(PY) -m pip install -q ./native; \
+	else \
+	  echo "cargo not found: the gateway adapters run without their compiled fast path"; \
+	fi
 	touch $@
 
 venv: $(VENV)/.installed

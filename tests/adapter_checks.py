@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 import orjson
+from hypothesis import strategies as st
 
 from detectors.decode import decode_event, parse_timestamp
 from tests.helpers import ROOT
@@ -61,3 +62,23 @@ def as_litellm(event: dict[str, Any]) -> dict[str, Any]:
         "error_information": {"error_code": str(status)} if status >= 400 else None,
         "response": {"choices": [{"finish_reason": response.get("finish_reason", "stop")}]},
     }
+
+
+def replace_anywhere(
+    document: Any, data: st.DataObject, values: st.SearchStrategy[Any], times: int = 3
+) -> None:
+    """Replace 1 to `times` fields of a parsed document (any depth, lists included) by values
+    drawn from `values`, in place."""
+    places: list[tuple[Any, Any]] = []
+
+    def walk(node: Any) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            places.append((node, key))
+            if isinstance(child, dict | list):
+                walk(child)
+
+    walk(document)
+    for _ in range(data.draw(st.integers(1, times))):
+        parent, key = data.draw(st.sampled_from(places))
+        parent[key] = data.draw(values)

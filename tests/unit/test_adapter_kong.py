@@ -22,7 +22,7 @@ from detectors.adapters.base import (
 from detectors.adapters.kong import kong_adapter
 from detectors.decode import decode_event, parse_timestamp
 from streams.sim.scenarios import simulate
-from tests.adapter_checks import FIXTURES, assert_valid_event
+from tests.adapter_checks import FIXTURES, assert_valid_event, replace_anywhere
 
 V36 = (FIXTURES / "kong" / "ai_proxy_3_6.json").read_bytes()
 V38 = (FIXTURES / "kong" / "ai_proxy_advanced_3_8.json").read_bytes()
@@ -307,19 +307,7 @@ json_values = st.recursive(
 def test_any_json_anywhere_in_an_entry_is_rejected_never_raised(data: st.DataObject) -> None:
     """Every field of real entries, replaced in turn by arbitrary JSON."""
     batch = [*orjson.loads(BATCH), orjson.loads(V36), orjson.loads(V38)]
-    paths: list[tuple[Any, Any]] = []
-
-    def walk(node: Any) -> None:
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, child in items:
-            paths.append((node, key))
-            if isinstance(child, dict | list):
-                walk(child)
-
-    walk(batch)
-    for _ in range(data.draw(st.integers(1, 3))):
-        parent, key = data.draw(st.sampled_from(paths))
-        parent[key] = data.draw(json_values)
+    replace_anywhere(batch, data, json_values)
     mapped = adapt(orjson.dumps(batch))
     assert len(mapped.events) + len(mapped.rejected) == len(batch)
     for event in mapped.events:

@@ -24,7 +24,7 @@ from detectors.adapters.base import (
 from detectors.adapters.otlp_json import NOT_INFERENCE, otlp_json_adapter
 from detectors.decode import decode_event, parse_timestamp
 from streams.sim.scenarios import simulate
-from tests.adapter_checks import FIXTURES, assert_valid_event
+from tests.adapter_checks import FIXTURES, assert_valid_event, replace_anywhere
 
 GATEWAY = (FIXTURES / "otlp" / "gateway_export.json").read_bytes()
 DEPRECATED = (FIXTURES / "otlp" / "deprecated_attributes.json").read_bytes()
@@ -393,19 +393,7 @@ json_values = st.recursive(
 def test_any_json_anywhere_in_an_export_is_rejected_never_raised(data: st.DataObject) -> None:
     """Every field of the real export, replaced in turn by arbitrary JSON."""
     request = orjson.loads(GATEWAY)
-    paths: list[tuple[Any, Any]] = []
-
-    def walk(node: Any) -> None:
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, child in items:
-            paths.append((node, key))
-            if isinstance(child, dict | list):
-                walk(child)
-
-    walk(request)
-    for _ in range(data.draw(st.integers(1, 3))):
-        parent, key = data.draw(st.sampled_from(paths))
-        parent[key] = data.draw(json_values)
+    replace_anywhere(request, data, json_values)
     mapped = adapt(orjson.dumps(request))
     for event in mapped.events:
         assert_valid_event(event)
