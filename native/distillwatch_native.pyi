@@ -8,3 +8,10 @@ class KongMapper:
     def __init__(self, account_fields: list[str]) -> None: ...
     def map(self, payload: bytes) -> list[dict[str, Any]] | None:
         """The payload's events, or None when the Python adapter must map it."""
+
+class OtlpMapper:
+    """OTLP/JSON trace exports to v1 events; the account is the first of `account_keys`."""
+
+    def __init__(self, account_keys: list[str]) -> None: ...
+    def map(self, payload: bytes) -> list[dict[str, Any]] | None:
+        """The export's events, or None when the Python adapter must map it."""

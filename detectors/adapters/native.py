@@ -29,3 +29,10 @@ def kong_mapper(account_fields: Sequence[str]) -> FastMapper | None:
     if distillwatch_native is None:
         return None
     return distillwatch_native.KongMapper(list(account_fields)).map
+
+
+def otlp_mapper(account_keys: Sequence[str]) -> FastMapper | None:
+    """The compiled OTLP/JSON mapper, None where the package is not installed."""
+    if distillwatch_native is None:
+        return None
+    return distillwatch_native.OtlpMapper(list(account_keys)).map

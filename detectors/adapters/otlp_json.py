@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from detectors.adapters import native
 from detectors.adapters.base import (
     MISSING_FIELD,
     NOT_AN_INFERENCE,
@@ -118,14 +119,23 @@ MAX_INDEXED_MESSAGES = 1000  # OpenLLMetry's gen_ai.prompt.<i>.* attributes read
 _INT64 = 2**63
 
 
-def otlp_json_adapter(account_keys: Sequence[str] = DEFAULT_ACCOUNT_KEYS) -> Adapter:
+def otlp_json_adapter(
+    account_keys: Sequence[str] = DEFAULT_ACCOUNT_KEYS, compiled: bool = True
+) -> Adapter:
     """The adapter for OTLP/JSON trace exports; the account is the first of `account_keys`
-    found on the span, then on its ancestors in the payload, then on its resource."""
+    found on the span, then on its ancestors in the payload, then on its resource. With
+    `compiled`, payloads go to the compiled mapper first where it is installed
+    (detectors/adapters/native.py): the same events, faster."""
     keys = tuple(account_keys)
     if not keys:
         raise ValueError("at least one account attribute is needed")
+    fast = native.otlp_mapper(keys) if compiled else None
 
     def adapt(payload: bytes) -> Mapped:
+        if fast is not None and type(payload) is bytes:
+            events = fast(payload)
+            if events is not None:
+                return Mapped(events)
         mapped = Mapped()
         try:
             request = orjson.loads(payload)

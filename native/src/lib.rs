@@ -1,4 +1,5 @@
-//! distillwatch_native: the compiled fast path of distillwatch's gateway-log adapters.
+//! distillwatch_native: the compiled fast path of distillwatch's gateway-log adapters (Kong
+//! log entries, OTLP/JSON GenAI spans).
 //!
 //! The Python adapters in detectors/adapters are the definition; each mapper here gives the
 //! same events for the payloads gateways send every day, several times faster, and hands
@@ -15,6 +16,7 @@ use bumpalo::Bump;
 
 mod keys;
 mod kong;
+mod otlp;
 mod read;
 mod value;
 
@@ -93,8 +95,35 @@ impl KongMapper {
     }
 }
 
+/// OTLP/JSON trace exports (a Collector's Kafka message, an OTLP/HTTP body) to v1 events.
+#[pyclass(frozen, module = "distillwatch_native")]
+struct OtlpMapper {
+    account_keys: Vec<String>,
+}
+
+#[pymethods]
+impl OtlpMapper {
+    #[new]
+    fn new(account_keys: Vec<String>) -> Self {
+        OtlpMapper { account_keys }
+    }
+
+    /// The export's events, or None when the Python adapter must map it.
+    fn map<'py>(&self, py: Python<'py>, payload: &[u8]) -> PyResult<Option<Bound<'py, PyList>>> {
+        finish(with_arena(|arena| {
+            let request = value::parse(payload, arena).ok_or(Stop::Bail)?;
+            let events = PyList::empty(py);
+            for event in otlp::events(request, &self.account_keys, arena)? {
+                events.append(to_py(py, &Out::Dict(event.0))?)?;
+            }
+            Ok(events)
+        }))
+    }
+}
+
 #[pymodule]
 fn distillwatch_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<KongMapper>()?;
+    module.add_class::<OtlpMapper>()?;
     Ok(())
 }

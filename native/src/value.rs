@@ -21,6 +21,14 @@ pub enum V<'a> {
 }
 
 impl<'a> V<'a> {
+    /// The member's value (the last of a repeated key), None when absent or not an object.
+    pub fn get_member(self, key: &str) -> Option<V<'a>> {
+        match self {
+            V::Obj(members) => get(members, key),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> Option<&'a str> {
         match self {
             V::Str(text) => Some(text),

@@ -5,6 +5,8 @@ payloads (simulated traffic of every family, the published examples) all taken o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -12,13 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.adapters import native
-from detectors.adapters.base import NOT_JSON
+from detectors.adapters import native, otlp_json
+from detectors.adapters.base import NOT_JSON, Adapter
 from detectors.adapters.kong import DEFAULT_ACCOUNT_FIELDS, kong_adapter
+from detectors.adapters.otlp_json import DEFAULT_ACCOUNT_KEYS, otlp_json_adapter
 from streams.sim.scenarios import simulate
 from tests.adapter_checks import replace_anywhere
 from tests.conftest import IN_CI
 from tests.unit import test_adapter_kong as kong_cases
+from tests.unit import test_adapter_otlp as otlp_cases
 
 
 @pytest.fixture(autouse=True)
@@ -30,42 +34,52 @@ def _compiled_installed() -> None:
         pytest.skip(f"needs {message}")
 
 
-python_kong = kong_adapter(compiled=False)
-with_compiled_kong = kong_adapter()
+@dataclass(frozen=True)
+class Format:
+    python: Adapter  # the Python path alone
+    adapter: Adapter  # as distillwatch runs it: the compiled path first
+    compiled: Callable[[], native.FastMapper | None]
+
+    def taken_on_alike(self, payload: bytes) -> bool:
+        """Whether the compiled mapper takes the payload on; if it does, its events are
+        Python's (compared encoded: key order, int or float, the sign of a zero) and Python
+        rejects none of the payload's records."""
+        mapper = self.compiled()
+        assert mapper is not None
+        events = mapper(payload)
+        reference = self.python(payload)
+        if events is None:
+            return False
+        assert reference.rejected == []
+        assert orjson.dumps(events) == orjson.dumps(reference.events)
+        return True
+
+    def assert_agree(self, payload: bytes) -> None:
+        """The adapter with its compiled path answers as the Python one, rejections included."""
+        mapped, reference = self.adapter(payload), self.python(payload)
+        assert mapped == reference
+        assert orjson.dumps(mapped.events) == orjson.dumps(reference.events)
 
 
-def compiled_kong(payload: bytes) -> list[dict[str, Any]] | None:
-    mapper = native.kong_mapper(DEFAULT_ACCOUNT_FIELDS)
-    assert mapper is not None
-    return mapper(payload)
+KONG = Format(
+    kong_adapter(compiled=False), kong_adapter(), lambda: native.kong_mapper(DEFAULT_ACCOUNT_FIELDS)
+)
+OTLP = Format(
+    otlp_json_adapter(compiled=False),
+    otlp_json_adapter(),
+    lambda: native.otlp_mapper(DEFAULT_ACCOUNT_KEYS),
+)
 
 
-def taken_on_alike(payload: bytes) -> bool:
-    """Whether the compiled mapper takes the payload on; if it does, its events are Python's
-    (compared encoded: key order, int or float, the sign of a zero) and Python rejects none."""
-    events = compiled_kong(payload)
-    reference = python_kong(payload)
-    if events is None:
-        return False
-    assert reference.rejected == []
-    assert orjson.dumps(events) == orjson.dumps(reference.events)
-    return True
-
-
-def assert_adapters_agree(payload: bytes) -> None:
-    """The adapter with its compiled path answers as the Python one, rejections included."""
-    assert with_compiled_kong(payload) == python_kong(payload)
-    assert orjson.dumps(with_compiled_kong(payload).events) == orjson.dumps(
-        python_kong(payload).events
-    )
+# Kong
 
 
 def test_simulated_kong_traffic_is_all_taken_on_and_maps_alike() -> None:
     events = [orjson.loads(line) for line in simulate("all", hours=0.02, seed=11).lines()]
     logged = [kong_cases.as_kong(event) for event in events]
     for entry in logged:
-        assert taken_on_alike(orjson.dumps(entry))
-    assert taken_on_alike(orjson.dumps(logged[:100]))  # an http-log batch
+        assert KONG.taken_on_alike(orjson.dumps(entry))
+    assert KONG.taken_on_alike(orjson.dumps(logged[:100]))  # an http-log batch
 
 
 MAPPABLE_BATCH = orjson.dumps(orjson.loads(kong_cases.BATCH)[:3])  # the rest are rejected
@@ -73,23 +87,16 @@ MAPPABLE_BATCH = orjson.dumps(orjson.loads(kong_cases.BATCH)[:3])  # the rest ar
 
 @pytest.mark.parametrize("payload", [kong_cases.V36, kong_cases.V38, MAPPABLE_BATCH])
 def test_the_published_kong_shapes_are_taken_on_and_map_alike(payload: bytes) -> None:
-    assert taken_on_alike(payload)
+    assert KONG.taken_on_alike(payload)
 
 
-def test_a_batch_with_rejected_entries_is_left_to_python() -> None:
-    assert compiled_kong(kong_cases.BATCH) is None
-    assert_adapters_agree(kong_cases.BATCH)
+def test_a_kong_batch_with_rejected_entries_is_left_to_python() -> None:
+    assert not KONG.taken_on_alike(kong_cases.BATCH)
+    KONG.assert_agree(kong_cases.BATCH)
 
 
-ENTRY = orjson.loads(kong_cases.V38)
-
-
-def fresh_entry() -> dict[str, Any]:
-    return orjson.loads(kong_cases.V38)  # type: ignore[no-any-return]
-
-
-def entry_with(**changes: Any) -> bytes:
-    return orjson.dumps({**ENTRY, **changes})
+def kong_entry(**changes: Any) -> bytes:
+    return orjson.dumps({**orjson.loads(kong_cases.V38), **changes})
 
 
 @pytest.mark.parametrize(
@@ -99,14 +106,14 @@ def entry_with(**changes: Any) -> bytes:
         kong_cases.V38[:-1] + b', "started_at": 1700000000000}',
         b'{"ai": {"proxy": {"meta": {"request_model": "m"}}}, "ai": 1}',
         # numbers: -0 is orjson's integer 0; integers past 64 bits are floats; as strings
-        entry_with(started_at="1700000000000"),
+        kong_entry(started_at="1700000000000"),
         kong_cases.V38.replace(b'"started_at"', b'"started_at": -0, "x"'),
-        entry_with(latencies={"request": -0.0}),
-        entry_with(started_at=1.7e12),
+        kong_entry(latencies={"request": -0.0}),
+        kong_entry(started_at=1.7e12),
         kong_cases.V38[:-1] + b', "latencies": {"request": 123456789012345678901234567890}}',
-        entry_with(consumer={"custom_id": 12345}),
-        entry_with(client_ip=" \u2003203.0.113.9, 10.0.0.1"),
-        entry_with(client_ip="\x1c203.0.113.9\x1f"),
+        kong_entry(consumer={"custom_id": 12345}),
+        kong_entry(client_ip=" \u2003203.0.113.9, 10.0.0.1"),
+        kong_entry(client_ip="\x1c203.0.113.9\x1f"),
         # JSON only orjson judges: NDJSON, invalid UTF-8, lone surrogates, deep nesting
         kong_cases.V38 + b"\n" + kong_cases.V36,
         kong_cases.V38[:-1] + b', "x": "\xff"}',
@@ -118,14 +125,14 @@ def entry_with(**changes: Any) -> bytes:
         b"",
     ],
 )
-def test_payloads_off_the_everyday_path_map_as_python_maps_them(payload: bytes) -> None:
-    assert_adapters_agree(payload)
+def test_kong_payloads_off_the_everyday_path_map_as_python_maps_them(payload: bytes) -> None:
+    KONG.assert_agree(payload)
 
 
 def test_a_payload_that_is_not_bytes_goes_the_python_way() -> None:
-    mapped = with_compiled_kong(bytearray(kong_cases.V38))  # type: ignore[arg-type]
-    assert mapped == python_kong(kong_cases.V38)
-    assert with_compiled_kong(b"{").rejected[0].reason == NOT_JSON
+    mapped = KONG.adapter(bytearray(kong_cases.V38))  # type: ignore[arg-type]
+    assert mapped == KONG.python(kong_cases.V38)
+    assert KONG.adapter(b"{").rejected[0].reason == NOT_JSON
 
 
 @settings(max_examples=400, deadline=None)
@@ -133,9 +140,9 @@ def test_a_payload_that_is_not_bytes_goes_the_python_way() -> None:
     st.lists(st.one_of(kong_cases.entries, kong_cases.well_formed_entries), min_size=1, max_size=4)
 )
 def test_random_kong_entries_map_alike(batch: list[Any]) -> None:
-    for entry in batch:  # one by one, so that one rejected entry leaves the others taken on
-        taken_on_alike(orjson.dumps(entry))
-    assert_adapters_agree(orjson.dumps(batch))
+    payload = orjson.dumps(batch)
+    KONG.taken_on_alike(payload)
+    KONG.assert_agree(payload)
 
 
 @settings(max_examples=400, deadline=None)
@@ -143,8 +150,119 @@ def test_random_kong_entries_map_alike(batch: list[Any]) -> None:
 def test_any_json_anywhere_in_a_kong_entry_maps_alike(data: st.DataObject) -> None:
     """Fields of real entries replaced by arbitrary JSON (strings for numbers, lists for
     strings, nesting, non-ASCII): taken on and alike, or left to Python."""
-    batch = [*orjson.loads(MAPPABLE_BATCH), orjson.loads(kong_cases.V36), fresh_entry()]
+    batch = [*orjson.loads(MAPPABLE_BATCH), orjson.loads(kong_cases.V36)]
     replace_anywhere(batch, data, kong_cases.json_values)
     for entry in batch:  # one by one, so that one rejected entry leaves the others taken on
-        taken_on_alike(orjson.dumps(entry))
-    assert_adapters_agree(orjson.dumps(batch))
+        KONG.taken_on_alike(orjson.dumps(entry))
+    KONG.assert_agree(orjson.dumps(batch))
+
+
+# OTLP/JSON
+
+
+def test_simulated_otlp_traffic_is_all_taken_on_and_maps_alike() -> None:
+    events = [orjson.loads(line) for line in simulate("all", hours=0.02, seed=11).lines()]
+    for event in events:
+        assert OTLP.taken_on_alike(orjson.dumps(otlp_cases.as_otlp_export([event])))
+    assert OTLP.taken_on_alike(orjson.dumps(otlp_cases.as_otlp_export(events[:100])))
+
+
+@pytest.mark.parametrize("payload", [otlp_cases.GATEWAY, otlp_cases.DEPRECATED])
+def test_the_published_otlp_shapes_are_taken_on_and_map_alike(payload: bytes) -> None:
+    assert OTLP.taken_on_alike(payload)
+
+
+def test_an_otlp_export_with_a_rejected_span_is_left_to_python() -> None:
+    assert not OTLP.taken_on_alike(otlp_cases.STRUCTURED)
+    OTLP.assert_agree(otlp_cases.STRUCTURED)
+
+
+def otlp_with(key: str, value: dict[str, Any] | None, **span_changes: Any) -> bytes:
+    """The gateway export with one attribute of its chat span set (None: removed)."""
+    request = orjson.loads(otlp_cases.GATEWAY)
+    span = otlp_cases.genai_span(request)
+    otlp_cases.set_attribute(span, key, value)
+    span.update(span_changes)
+    return orjson.dumps(request)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        # int64 as Python's int() reads it, or not at all
+        otlp_with("gen_ai.usage.input_tokens", {"intValue": " 12"}),
+        otlp_with("gen_ai.usage.input_tokens", {"intValue": "+12"}),
+        otlp_with("gen_ai.usage.input_tokens", {"intValue": "1_2"}),
+        otlp_with("gen_ai.usage.input_tokens", {"intValue": "9223372036854775808"}),
+        otlp_with("gen_ai.usage.input_tokens", {"intValue": "-0"}),
+        otlp_with("gen_ai.usage.input_tokens", {"intValue": 12.0}),
+        otlp_with("gen_ai.request.temperature", {"doubleValue": "NaN"}),
+        otlp_with("gen_ai.request.temperature", {"doubleValue": 1}),
+        otlp_with("gen_ai.request.temperature", {"doubleValue": True}),
+        otlp_with("gen_ai.request.temperature", {"intValue": "1", "stringValue": "x"}),
+        otlp_with("gen_ai.request.temperature", {"boolValue": True, "intValue": "1"}),
+        otlp_with("gen_ai.request.stop_sequences", {"arrayValue": {"values": [{}]}}),
+        otlp_with("gen_ai.input.messages", {"stringValue": "[{"}),
+        otlp_with("gen_ai.input.messages", {"stringValue": '[{"role": "user"}]'}),
+        otlp_with("gen_ai.system_instructions", {"stringValue": ""}),
+        otlp_with("gen_ai.system_instructions", {"stringValue": "{}"}),
+        otlp_with("gen_ai.tool.definitions", {"stringValue": "[1, 2]"}),
+        otlp_with("gen_ai.prompt.0.role", {"intValue": "3"}),
+        otlp_with("enduser.id", {"intValue": "42"}),
+        otlp_with("gen_ai.request.model", None),
+        otlp_with("x", None, startTimeUnixNano="0"),
+        otlp_with("x", None, startTimeUnixNano=-5),
+        otlp_with("x", None, endTimeUnixNano="1"),
+        otlp_with("x", None, kind=2.0),
+        otlp_with("x", None, kind=True),
+        otlp_with("x", None, spanId="s" * 300),
+        # a key repeated in an AnyValue, whose fields are read in order
+        otlp_cases.GATEWAY.replace(b'{"stringValue"', b'{"x": 1, "x": 2, "stringValue"', 1),
+        b'{"resourceSpans": null}',
+        b'{"resourceSpans": 3}',
+        b"[1]",
+        b"\xff",
+    ],
+)
+def test_otlp_payloads_off_the_everyday_path_map_as_python_maps_them(payload: bytes) -> None:
+    OTLP.assert_agree(payload)
+
+
+@settings(max_examples=400, deadline=None)
+@given(otlp_cases.exports)
+def test_random_otlp_exports_map_alike(export: dict[str, Any]) -> None:
+    payload = orjson.dumps(export)
+    OTLP.taken_on_alike(payload)
+    OTLP.assert_agree(payload)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_any_json_anywhere_in_an_otlp_export_maps_alike(data: st.DataObject) -> None:
+    request = orjson.loads(
+        otlp_cases.DEPRECATED if data.draw(st.booleans()) else otlp_cases.GATEWAY
+    )
+    replace_anywhere(request, data, otlp_cases.json_values)
+    payload = orjson.dumps(request)
+    OTLP.taken_on_alike(payload)
+    OTLP.assert_agree(payload)
+
+
+@pytest.mark.parametrize(
+    "operation", sorted({*otlp_json.NOT_INFERENCE, *otlp_json.ENDPOINTS, "generate_content"})
+)
+def test_every_operation_python_names_is_read_alike(operation: str) -> None:
+    """The compiled twin's tables (operations skipped, endpoints) follow the Python ones."""
+    payload = otlp_with("gen_ai.operation.name", {"stringValue": operation})
+    OTLP.assert_agree(payload)
+    if operation not in otlp_json.NOT_INFERENCE:
+        assert OTLP.taken_on_alike(payload)
+
+
+@pytest.mark.parametrize("name", sorted(otlp_json.EVENT_ROLES))
+def test_every_message_event_python_reads_is_read_alike(name: str) -> None:
+    request = orjson.loads(otlp_cases.DEPRECATED)
+    for span in otlp_cases.spans_of(request):
+        for event in span.get("events", []):
+            event["name"] = name
+    assert OTLP.taken_on_alike(orjson.dumps(request))
