@@ -15,3 +15,11 @@ class OtlpMapper:
     def __init__(self, account_keys: list[str]) -> None: ...
     def map(self, payload: bytes) -> list[dict[str, Any]] | None:
         """The export's events, or None when the Python adapter must map it."""
+
+class LiteLlmMapper:
+    """LiteLLM StandardLoggingPayloads to v1 events; the account is the first present of the
+    metadata keys `account_keys`."""
+
+    def __init__(self, account_keys: list[str]) -> None: ...
+    def map(self, payload: bytes) -> list[dict[str, Any]] | None:
+        """The payload's events, or None when the Python adapter must map it."""

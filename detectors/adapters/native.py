@@ -24,6 +24,13 @@ FastMapper = Callable[[bytes], list[dict[str, Any]] | None]  # None: not taken o
 AVAILABLE = distillwatch_native is not None
 
 
+def litellm_mapper(account_keys: Sequence[str]) -> FastMapper | None:
+    """The compiled LiteLLM mapper, None where the package is not installed."""
+    if distillwatch_native is None:
+        return None
+    return distillwatch_native.LiteLlmMapper(list(account_keys)).map
+
+
 def kong_mapper(account_fields: Sequence[str]) -> FastMapper | None:
     """The compiled Kong mapper, None where the package is not installed."""
     if distillwatch_native is None:

@@ -1,5 +1,5 @@
-//! distillwatch_native: the compiled fast path of distillwatch's gateway-log adapters (Kong
-//! log entries, OTLP/JSON GenAI spans).
+//! distillwatch_native: the compiled fast path of distillwatch's gateway-log adapters (LiteLLM
+//! logs, Kong log entries, OTLP/JSON GenAI spans).
 //!
 //! The Python adapters in detectors/adapters are the definition; each mapper here gives the
 //! same events for the payloads gateways send every day, several times faster, and hands
@@ -16,11 +16,12 @@ use bumpalo::Bump;
 
 mod keys;
 mod kong;
+mod litellm;
 mod otlp;
 mod read;
 mod value;
 
-use read::{to_py, Out, Stop, R};
+use read::{to_py, Fields, Out, Stop, R};
 use value::V;
 
 /// The records of a payload: a JSON array's items, or the one object (NDJSON and anything
@@ -57,6 +58,22 @@ fn with_arena<T>(map: impl FnOnce(&Bump) -> T) -> T {
     })
 }
 
+/// Each record of a payload mapped by `event`, as a Python list of event dicts; None (the
+/// payload is the Python adapter's) if one record is not taken on.
+fn map_records<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    event: impl for<'a> Fn(V<'a>, &'a Bump) -> R<Fields<'a>>,
+) -> PyResult<Option<Bound<'py, PyList>>> {
+    finish(with_arena(|arena| {
+        let events = PyList::empty(py);
+        for record in records(payload, arena)? {
+            events.append(to_py(py, &Out::Dict(event(*record, arena)?.0))?)?;
+        }
+        Ok(events)
+    }))
+}
+
 fn finish<'py>(result: R<Bound<'py, PyList>>) -> PyResult<Option<Bound<'py, PyList>>> {
     match result {
         Ok(events) => Ok(Some(events)),
@@ -84,14 +101,30 @@ impl KongMapper {
 
     /// The payload's events, or None when the Python adapter must map it.
     fn map<'py>(&self, py: Python<'py>, payload: &[u8]) -> PyResult<Option<Bound<'py, PyList>>> {
-        finish(with_arena(|arena| {
-            let events = PyList::empty(py);
-            for record in records(payload, arena)? {
-                let event = kong::event(*record, &self.paths, arena)?;
-                events.append(to_py(py, &Out::Dict(event.0))?)?;
-            }
-            Ok(events)
-        }))
+        map_records(py, payload, |record, arena| {
+            kong::event(record, &self.paths, arena)
+        })
+    }
+}
+
+/// LiteLLM `StandardLoggingPayload`s (a generic_api batch, one object) to v1 events.
+#[pyclass(frozen, module = "distillwatch_native")]
+struct LiteLlmMapper {
+    account_keys: Vec<String>, // metadata keys, the first present is the account
+}
+
+#[pymethods]
+impl LiteLlmMapper {
+    #[new]
+    fn new(account_keys: Vec<String>) -> Self {
+        LiteLlmMapper { account_keys }
+    }
+
+    /// The payload's events, or None when the Python adapter must map it.
+    fn map<'py>(&self, py: Python<'py>, payload: &[u8]) -> PyResult<Option<Bound<'py, PyList>>> {
+        map_records(py, payload, |record, _| {
+            litellm::event(record, &self.account_keys)
+        })
     }
 }
 
@@ -125,5 +158,6 @@ impl OtlpMapper {
 fn distillwatch_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<KongMapper>()?;
     module.add_class::<OtlpMapper>()?;
+    module.add_class::<LiteLlmMapper>()?;
     Ok(())
 }

@@ -106,9 +106,26 @@ pub fn as_int(value: Option<V<'_>>) -> R<Option<i64>> {
                 None
             }
         }
-        Some(V::Str(_)) => return bail(), // int(text.strip()): Python's rules
+        Some(V::Str(text)) if !text.is_ascii() => return bail(), // Unicode digits and spaces
+        Some(V::Str(text)) if text.len() > 20 => None,
+        Some(V::Str(text)) => decimal(text)?.and_then(safe),
         _ => None,
     })
+}
+
+/// int(text.strip()) of an ASCII string, for the plain decimals gateways write (LiteLLM's
+/// error codes): a sign and digits; anything else Python reads by its own rules (underscores),
+/// or not at all.
+fn decimal(text: &str) -> R<Option<i128>> {
+    let trimmed = text.trim_matches(python_space);
+    let digits = trimmed.strip_prefix(['+', '-']).unwrap_or(trimmed);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return bail();
+    }
+    match trimmed.parse::<i128>() {
+        Ok(number) => Ok(Some(number)),
+        Err(_) => bail(),
+    }
 }
 
 pub fn as_float(value: Option<V<'_>>) -> R<Option<f64>> {
@@ -182,15 +199,24 @@ pub fn first_address(value: Option<V<'_>>) -> R<Option<Cow<'_, str>>> {
     let Some(text) = as_str(value)? else {
         return Ok(None);
     };
-    let first = text.split(',').next().unwrap_or("");
-    if !first.is_ascii() {
-        return bail(); // Unicode whitespace: Python's strip()
-    }
-    let first = first.trim_matches(python_space);
-    if first.is_empty() || !fits_id(first) {
-        return Ok(None);
-    }
-    Ok(Some(Cow::Owned(first.to_owned())))
+    let first = |text: &str| -> R<Option<(usize, usize)>> {
+        let segment = text.split(',').next().unwrap_or("");
+        if !segment.is_ascii() {
+            return bail(); // Unicode whitespace: Python's strip()
+        }
+        let trimmed = segment.trim_matches(python_space);
+        if trimmed.is_empty() || !fits_id(trimmed) {
+            return Ok(None);
+        }
+        let start = segment.len() - segment.trim_start_matches(python_space).len();
+        Ok(Some((start, start + trimmed.len())))
+    };
+    Ok(match text {
+        Cow::Borrowed(text) => first(text)?.map(|(start, end)| Cow::Borrowed(&text[start..end])),
+        Cow::Owned(text) => {
+            first(&text)?.map(|(start, end)| Cow::Owned(text[start..end].to_owned()))
+        }
+    })
 }
 
 /// Message content as text: a string, or the text parts of a multi-part list.
@@ -331,8 +357,13 @@ pub enum Out<'a> {
 }
 
 /// Fields of a v1 object, set only when they read.
-#[derive(Default)]
 pub struct Fields<'a>(pub Vec<(&'static Key, Out<'a>)>);
+
+impl Default for Fields<'_> {
+    fn default() -> Self {
+        Fields(Vec::with_capacity(12)) // an event's fields: one allocation, never grown
+    }
+}
 
 impl<'a> Fields<'a> {
     pub fn set(&mut self, key: &'static Key, value: Out<'a>) {

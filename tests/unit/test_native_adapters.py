@@ -17,11 +17,14 @@ from hypothesis import strategies as st
 from detectors.adapters import native, otlp_json
 from detectors.adapters.base import NOT_JSON, Adapter
 from detectors.adapters.kong import DEFAULT_ACCOUNT_FIELDS, kong_adapter
+from detectors.adapters.litellm import DEFAULT_ACCOUNT_KEYS as LITELLM_ACCOUNT_KEYS
+from detectors.adapters.litellm import litellm_adapter
 from detectors.adapters.otlp_json import DEFAULT_ACCOUNT_KEYS, otlp_json_adapter
 from streams.sim.scenarios import simulate
-from tests.adapter_checks import replace_anywhere
+from tests.adapter_checks import as_litellm, replace_anywhere
 from tests.conftest import IN_CI
 from tests.unit import test_adapter_kong as kong_cases
+from tests.unit import test_adapter_litellm as litellm_cases
 from tests.unit import test_adapter_otlp as otlp_cases
 
 
@@ -69,6 +72,84 @@ OTLP = Format(
     otlp_json_adapter(),
     lambda: native.otlp_mapper(DEFAULT_ACCOUNT_KEYS),
 )
+
+
+LITELLM = Format(
+    litellm_adapter(compiled=False),
+    litellm_adapter(),
+    lambda: native.litellm_mapper(LITELLM_ACCOUNT_KEYS),
+)
+
+
+# LiteLLM
+
+
+def test_simulated_litellm_traffic_is_all_taken_on_and_maps_alike() -> None:
+    events = [orjson.loads(line) for line in simulate("all", hours=0.02, seed=11).lines()]
+    logged = [as_litellm(event) for event in events]
+    for record in logged:
+        assert LITELLM.taken_on_alike(orjson.dumps(record))
+    assert LITELLM.taken_on_alike(orjson.dumps(logged[:100]))  # a generic_api batch
+
+
+LITELLM_MAPPABLE = orjson.dumps(orjson.loads(litellm_cases.BATCH)[:3])  # the last is rejected
+
+
+def test_the_published_litellm_batch_maps_alike() -> None:
+    assert LITELLM.taken_on_alike(LITELLM_MAPPABLE)
+    assert not LITELLM.taken_on_alike(litellm_cases.BATCH)
+    LITELLM.assert_agree(litellm_cases.BATCH)
+
+
+def litellm_record(**changes: Any) -> bytes:
+    return orjson.dumps({**orjson.loads(LITELLM_MAPPABLE)[0], **changes})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        litellm_record(startTime="1700000000.5"),
+        litellm_record(startTime=-0.0),
+        litellm_record(messages="redacted-by-litellm"),
+        litellm_record(messages=""),
+        litellm_record(messages=[{"role": "system", "content": ""}, {"role": "user"}]),
+        litellm_record(model_parameters={"stream": "true", "max_tokens": 5}),
+        litellm_record(model_parameters={"max_completion_tokens": None, "max_tokens": 5}),
+        litellm_record(model_parameters={"logit_bias": {"1": True, "2": -100}}),
+        litellm_record(status="failure", error_information={"error_code": "429"}),
+        litellm_record(status="failure", error_information={"error_code": 0}),
+        litellm_record(status="failure", error_information={"error_code": " +429 "}),
+        litellm_record(status="failure", error_information={"error_code": "4_29"}),
+        litellm_record(status="failure", error_information={"error_code": "\u0664\u0662\u0669"}),
+        litellm_record(status="failure", error_information={"error_code": "1" * 21}),
+        litellm_record(status="failure", error_information={"error_code": "9" * 17}),
+        litellm_record(call_type="litellm.atext_completion"),
+        litellm_record(call_type="something_else"),
+        litellm_record(requester_ip_address=["198.51.100.7, 10.0.0.1"]),
+        litellm_record(metadata={"user_api_key_team_id": 7}),
+        LITELLM_MAPPABLE + b"\n" + LITELLM_MAPPABLE,
+    ],
+)
+def test_litellm_payloads_off_the_everyday_path_map_as_python_maps_them(payload: bytes) -> None:
+    LITELLM.assert_agree(payload)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(litellm_cases.records, min_size=1, max_size=4))
+def test_random_litellm_records_map_alike(batch: list[Any]) -> None:
+    payload = orjson.dumps(batch)
+    LITELLM.taken_on_alike(payload)
+    LITELLM.assert_agree(payload)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_any_json_anywhere_in_a_litellm_record_maps_alike(data: st.DataObject) -> None:
+    batch = orjson.loads(LITELLM_MAPPABLE)
+    replace_anywhere(batch, data, kong_cases.json_values)
+    for record in batch:
+        LITELLM.taken_on_alike(orjson.dumps(record))
+    LITELLM.assert_agree(orjson.dumps(batch))
 
 
 # Kong
