@@ -14,7 +14,7 @@ messages), the floor any adapter sits on; and the whole path of a record in the 
 and ingest (`streams.adapted_input.expand`: the adapter, then each event encoded as v1 JSON and
 checked by the v1 decoder).
 
-Where the compiled fast path is installed (native/, detectors/adapters/native.py: Kong and OTLP),
+Where the compiled fast path is installed (native/, detectors/adapters/native.py),
 the adapter as distillwatch runs it and its Python path alone are both reported.
 
 Timed with the garbage-collector settings every distillwatch process runs with
@@ -37,6 +37,7 @@ import orjson
 from detectors.adapters import FORMATS, native
 from detectors.adapters.base import Adapter
 from detectors.adapters.kong import kong_adapter
+from detectors.adapters.litellm import litellm_adapter
 from detectors.adapters.otlp_json import otlp_json_adapter
 from streams.adapted_input import expand
 from streams.runtime import tune_gc_for_throughput
@@ -70,7 +71,11 @@ def writers() -> dict[str, Writer]:
 def variants(name: str) -> dict[str, Adapter]:
     """The adapter of a format as distillwatch runs it, and its Python path alone where a
     compiled fast path (detectors/adapters/native.py) stands in front of it."""
-    python_only = {"kong": kong_adapter, "otlp-json": otlp_json_adapter}.get(name)
+    python_only = {
+        "litellm": litellm_adapter,
+        "kong": kong_adapter,
+        "otlp-json": otlp_json_adapter,
+    }.get(name)
     if python_only is None or not native.AVAILABLE:
         return {name: FORMATS[name](None)}
     return {
