@@ -326,6 +326,9 @@ fn any_value<'a>(value: Option<V<'a>>, depth: usize, arena: &'a Bump) -> R<V<'a>
 fn int64(value: Option<V<'_>>) -> R<Option<i64>> {
     let number: i128 = match value {
         Some(V::Str(text)) => {
+            if !text.is_ascii() {
+                return bail(); // int(text): Unicode digits and spaces; its length in characters
+            }
             if text.len() > 20 {
                 return Ok(None);
             }

@@ -258,6 +258,14 @@ def test_an_otlp_export_with_a_rejected_span_is_left_to_python() -> None:
     OTLP.assert_agree(otlp_cases.STRUCTURED)
 
 
+GATEWAY_START = otlp_cases.genai_span(orjson.loads(otlp_cases.GATEWAY))["startTimeUnixNano"]
+
+
+def fullwidth(number: int) -> str:
+    """The number in fullwidth digits (U+FF10 on): 3 bytes of UTF-8 each."""
+    return "".join(chr(0xFF10 + int(digit)) for digit in str(number))
+
+
 def otlp_with(key: str, value: dict[str, Any] | None, **span_changes: Any) -> bytes:
     """The gateway export with one attribute of its chat span set (None: removed)."""
     request = orjson.loads(otlp_cases.GATEWAY)
@@ -277,6 +285,11 @@ def otlp_with(key: str, value: dict[str, Any] | None, **span_changes: Any) -> by
         otlp_with("gen_ai.usage.input_tokens", {"intValue": "9223372036854775808"}),
         otlp_with("gen_ai.usage.input_tokens", {"intValue": "-0"}),
         otlp_with("gen_ai.usage.input_tokens", {"intValue": 12.0}),
+        # Unicode digits: int() reads them; counted in characters, not UTF-8 bytes
+        otlp_with(
+            "gen_ai.usage.input_tokens", {"intValue": "\uff11\uff12\uff13\uff14\uff15\uff16\uff17"}
+        ),
+        otlp_with("x", None, endTimeUnixNano=fullwidth(int(GATEWAY_START) + 5_000_000)),
         otlp_with("gen_ai.request.temperature", {"doubleValue": "NaN"}),
         otlp_with("gen_ai.request.temperature", {"doubleValue": 1}),
         otlp_with("gen_ai.request.temperature", {"doubleValue": True}),
