@@ -102,11 +102,18 @@ def secure_prefix() -> str:
 
 
 def topic_configs(kafka: SecureKafka, security: KafkaSecurity, topic: str) -> dict[str, str]:
+    """The topic's whole configuration, once the broker describes it: just after its creation
+    the broker may answer before its metadata has caught up, with no entries."""
     admin = admin_client(kafka.sasl_bootstrap, security)
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic)
+
+    def described() -> dict[str, str] | None:
+        entries = admin.describe_configs([resource], config_filter="all")["topic"].get(topic, {})
+        configs = {name: entry["value"] for name, entry in entries.items()}
+        return configs if "retention.ms" in configs else None
+
     try:
-        resource = ConfigResource(ConfigResourceType.TOPIC, topic)
-        described = admin.describe_configs([resource], config_filter="all")
-        return {name: entry["value"] for name, entry in described["topic"][topic].items()}
+        return poll_until(described, f"the configuration of topic {topic}")
     finally:
         admin.close()
 
