@@ -101,13 +101,9 @@ def kong_adapter(
     fast = native.kong_mapper(account_fields) if compiled else None
 
     def adapt(payload: bytes) -> Mapped:
-        if fast is not None and type(payload) is bytes:
-            events = fast(payload)
-            if events is not None:
-                return Mapped(events)
         return map_each(payload, lambda record: _event(record, paths, names))
 
-    return adapt
+    return native.compiled_first(fast, adapt)
 
 
 def _ai_section(ai: dict[str, Any]) -> dict[str, Any] | None:

@@ -82,13 +82,9 @@ def litellm_adapter(
     fast = native.litellm_mapper(keys) if compiled else None
 
     def adapt(payload: bytes) -> Mapped:
-        if fast is not None and type(payload) is bytes:
-            events = fast(payload)
-            if events is not None:
-                return Mapped(events)
         return map_each(payload, lambda record: _event(record, keys))
 
-    return adapt
+    return native.compiled_first(fast, adapt)
 
 
 def _event(record: Any, account_keys: tuple[str, ...]) -> dict[str, Any]:

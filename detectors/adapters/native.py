@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from detectors.adapters.base import Adapter, Mapped
+
 try:
     import distillwatch_native
 except ImportError:  # not built here: the Python adapters do all the mapping
@@ -22,6 +24,21 @@ except ImportError:  # not built here: the Python adapters do all the mapping
 FastMapper = Callable[[bytes], list[dict[str, Any]] | None]  # None: not taken on
 
 AVAILABLE = distillwatch_native is not None
+
+
+def compiled_first(fast: FastMapper | None, python: Adapter) -> Adapter:
+    """`python`, with `fast` tried first on bytes payloads (None: `python` alone)."""
+    if fast is None:
+        return python
+
+    def adapt(payload: bytes) -> Mapped:
+        if type(payload) is bytes:
+            events = fast(payload)
+            if events is not None:
+                return Mapped(events)
+        return python(payload)
+
+    return adapt
 
 
 def litellm_mapper(account_keys: Sequence[str]) -> FastMapper | None:

@@ -132,10 +132,6 @@ def otlp_json_adapter(
     fast = native.otlp_mapper(keys) if compiled else None
 
     def adapt(payload: bytes) -> Mapped:
-        if fast is not None and type(payload) is bytes:
-            events = fast(payload)
-            if events is not None:
-                return Mapped(events)
         mapped = Mapped()
         try:
             request = orjson.loads(payload)
@@ -167,7 +163,7 @@ def otlp_json_adapter(
             )
         return mapped
 
-    return adapt
+    return native.compiled_first(fast, adapt)
 
 
 # Exact type checks (`type(x) is dict`) throughout: orjson makes plain dicts, lists and strs,

@@ -26,10 +26,9 @@ impl Key {
 }
 
 macro_rules! keys {
-    // every v1 field, whichever mappers use it yet
 
     ($($key:ident = $name:literal),* $(,)?) => {
-        $(#[allow(dead_code)] pub static $key: Key = Key::new($name);)*
+        $(pub static $key: Key = Key::new($name);)*
     };
 }
 

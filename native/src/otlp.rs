@@ -92,6 +92,7 @@ pub fn events<'a>(request: V<'a>, account_keys: &[String], arena: &'a Bump) -> R
         attrs: HashMap::new(),
         arena,
     };
+    let keys: Vec<&str> = account_keys.iter().map(String::as_str).collect(); // once per payload
     let mut found = Vec::new();
     for (span, resource) in &spans {
         let Some(attrs) = genai_attributes(*span, arena)? else {
@@ -105,14 +106,7 @@ pub fn events<'a>(request: V<'a>, account_keys: &[String], arena: &'a Bump) -> R
         let V::Obj(span) = *span else {
             return bail();
         };
-        found.push(event(
-            span,
-            attrs,
-            *resource,
-            &mut trace,
-            account_keys,
-            arena,
-        )?);
+        found.push(event(span, attrs, *resource, &mut trace, &keys, arena)?);
     }
     if found.is_empty() {
         return bail(); // no inference span: Python's rejection
@@ -373,7 +367,7 @@ fn event<'a>(
     attrs: Attrs<'a>,
     resource: Option<V<'a>>,
     trace: &mut Trace<'_, 'a>,
-    account_keys: &[String],
+    keys: &[&str],
     arena: &'a Bump,
 ) -> R<Fields<'a>> {
     let event_id: Cow<'a, str> = match (get(span, "traceId"), get(span, "spanId")) {
@@ -395,10 +389,9 @@ fn event<'a>(
     let ancestors = trace.ancestors(span)?;
     let mut scopes = vec![attrs];
     scopes.extend(ancestors.iter().map(|(attrs, _)| *attrs));
-    let keys: Vec<&str> = account_keys.iter().map(String::as_str).collect();
-    let mut account = search(&scopes, &keys);
+    let mut account = search(&scopes, keys);
     if account.is_none() {
-        account = first(attributes(resource, arena)?, &keys);
+        account = first(attributes(resource, arena)?, keys);
     }
     let mut event = Fields::default();
     event.set(&k::SCHEMA_VERSION, Out::Int(1));
