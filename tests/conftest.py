@@ -17,6 +17,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from tests.e2e import scenario_run
 from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -152,3 +153,12 @@ def promtool_path() -> str:
     version = os.environ.get("DISTILLWATCH_PROMTOOL_VERSION") or testenv.promtool_version(found)
     print(f"\n[tests] promtool {version} at {found}", file=sys.stderr)
     return found
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The 48 h scenario run goes on beside the rest of the suite (tests/e2e/scenario_run.py)
+    scenario_run.schedule(config, items)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    scenario_run.finish(config)

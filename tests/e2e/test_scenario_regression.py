@@ -16,9 +16,8 @@ import orjson
 import pytest
 
 from detectors.alerts import changed_at
-from streams.cli import main
 from streams.sim.families import ATTACK_FAMILIES, BENIGN_FAMILIES
-from streams.sim.scenarios import simulate, write_labels
+from tests.e2e.scenario_run import background_run
 
 # Measured 2026-12-01: 1.0 for every family, the two hydras (540 accounts) included, with the
 # cross-account stage (per-account signals alone: 1.0 and 0.72).
@@ -41,31 +40,10 @@ FPR_CEILING_PER_FAMILY = 0.0  # measured 0 in every benign family, the hard nega
 
 
 @pytest.fixture(scope="module")
-def backtest_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole suite through the real command: simulate, then backtest with every output."""
-    out = tmp_path_factory.mktemp("scenario")
-    sim = simulate("all", hours=48, seed=11, benign_accounts=200)
-    with (out / "events.jsonl").open("wb") as handle:
-        for line in sim.lines():
-            handle.write(line + b"\n")
-    write_labels(sim.labels, str(out / "labels.csv"))
-    status = main(
-        [
-            "backtest",
-            str(out / "events.jsonl"),
-            "--labels",
-            str(out / "labels.csv"),
-            "--json",
-            str(out / "summary.json"),
-            "--report",
-            str(out / "report.html"),
-            "--alerts-out",
-            str(out / "alerts.jsonl"),
-            "--quiet",
-        ]
-    )
-    assert status == 0
-    return out
+def backtest_run(request: pytest.FixtureRequest) -> Path:
+    """The whole suite through the real command: simulate, then backtest with every output
+    (tests/e2e/scenario_run.py; it started when the tests were collected)."""
+    return background_run(request.config).wait()
 
 
 @pytest.fixture(scope="module")
