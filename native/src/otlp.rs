@@ -500,7 +500,7 @@ fn status<'a>(
 }
 
 /// A content attribute as structure: a JSON string parsed (orjson's verdict counts where
-/// serde_json refuses it).
+/// the parser refuses it).
 fn structured<'a>(value: V<'a>, arena: &'a Bump) -> R<V<'a>> {
     match value {
         V::Str(text) if text.starts_with('[') || text.starts_with('{') => {

@@ -80,8 +80,9 @@ pub fn present(value: Option<V<'_>>) -> Option<V<'_>> {
     value.filter(|v| !v.is_null())
 }
 
-/// A float as Python holds it. A negative zero is the Python adapter's: serde_json reads `-0`
-/// as -0.0 where orjson reads the integer 0.
+/// A float as Python holds it. A negative zero is left to the Python adapter: which zeros are
+/// negative depends on the parser's reading of `-0` (orjson: the integer 0), so the output
+/// never rests on it.
 pub fn float(value: f64) -> R<f64> {
     if value == 0.0 && value.is_sign_negative() {
         return bail();

@@ -1,11 +1,11 @@
-//! JSON as the adapters read it: parsed by serde_json into an arena (one per payload), strings
-//! borrowed from the payload where they have no escapes. Objects keep every member in document
+//! JSON as the adapters read it: parsed by simd-json, then laid out in an arena (one per
+//! payload), the strings borrowed from the parser's copy of the payload. Objects keep every member in document
 //! order; `get` answers as a Python dict built by orjson does (the last of a repeated key).
 
-use std::fmt;
+use std::cell::RefCell;
 
 use bumpalo::Bump;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use simd_json::{Buffers, Node, StaticNode};
 
 pub type Members<'a> = &'a [(&'a str, V<'a>)];
 
@@ -63,93 +63,90 @@ pub fn has_repeated_key(members: Members<'_>) -> bool {
     }
 }
 
-/// The payload parsed, or None where serde_json refuses it (orjson then has the last word:
-/// the Python adapter reads it). serde_json nests at most 128 levels, orjson 1024: what one
-/// refuses the other may not, never the reverse.
-pub fn parse<'a>(data: &'a [u8], arena: &'a Bump) -> Option<V<'a>> {
-    // UTF-8 checked once for the whole payload (fast), rather than string by string
-    let text = std::str::from_utf8(data).ok()?;
-    parse_str(text, arena)
+/// The deepest nesting taken on: deeper JSON is the Python adapter's, whose orjson nests up to
+/// 1024 levels.
+const MAX_DEPTH: usize = 128;
+
+thread_local! {
+    // simd-json's working buffers, reused from payload to payload
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
-pub fn parse_str<'a>(text: &'a str, arena: &'a Bump) -> Option<V<'a>> {
-    let mut reader = serde_json::Deserializer::from_str(text);
-    let value = Seed(arena).deserialize(&mut reader).ok()?;
-    reader.end().ok()?;
-    Some(value)
+/// The payload parsed, or None where the parser refuses it or might read it otherwise than
+/// orjson (orjson then has the last word: the Python adapter reads it). simd-json checks
+/// UTF-8, escapes, control characters and numbers as orjson does, except two cases handed
+/// back here: an unpaired high surrogate escape (simd-json accepts it) and nesting deeper
+/// than MAX_DEPTH. Integers past 64 bits and numbers out of a double's range it refuses.
+pub fn parse<'a>(data: &[u8], arena: &'a Bump) -> Option<V<'a>> {
+    if may_have_unpaired_surrogate(data) {
+        return None;
+    }
+    // simd-json unescapes strings in place: the values borrow from this copy
+    let input = arena.alloc_slice_copy(data);
+    let tape = BUFFERS
+        .with(|buffers| match buffers.try_borrow_mut() {
+            Ok(mut buffers) => simd_json::to_tape_with_buffers(input, &mut buffers),
+            Err(_) => simd_json::to_tape(input), // a payload mapped while one is mapped
+        })
+        .ok()?;
+    let mut at = 0;
+    build(&tape.0, &mut at, arena, 0)
 }
 
-#[derive(Clone, Copy)]
-struct Seed<'a>(&'a Bump);
-
-impl<'a> DeserializeSeed<'a> for Seed<'a> {
-    type Value = V<'a>;
-    fn deserialize<D: Deserializer<'a>>(self, reader: D) -> Result<V<'a>, D::Error> {
-        reader.deserialize_any(self)
-    }
+pub fn parse_str<'a>(text: &str, arena: &'a Bump) -> Option<V<'a>> {
+    parse(text.as_bytes(), arena)
 }
 
-impl<'a> Visitor<'a> for Seed<'a> {
-    type Value = V<'a>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<V<'a>, E> {
-        Ok(V::Null)
-    }
-    fn visit_bool<E>(self, flag: bool) -> Result<V<'a>, E> {
-        Ok(V::Bool(flag))
-    }
-    fn visit_i64<E>(self, int: i64) -> Result<V<'a>, E> {
-        Ok(V::Int(int as i128))
-    }
-    fn visit_u64<E>(self, int: u64) -> Result<V<'a>, E> {
-        Ok(V::Int(int as i128))
-    }
-    fn visit_f64<E>(self, float: f64) -> Result<V<'a>, E> {
-        Ok(V::Float(float))
-    }
-    fn visit_borrowed_str<E>(self, text: &'a str) -> Result<V<'a>, E> {
-        Ok(V::Str(text))
-    }
-    fn visit_str<E>(self, text: &str) -> Result<V<'a>, E> {
-        Ok(V::Str(self.0.alloc_str(text))) // unescaped: a copy
-    }
-    fn visit_seq<A: SeqAccess<'a>>(self, mut items: A) -> Result<V<'a>, A::Error> {
-        let mut read = bumpalo::collections::Vec::new_in(self.0);
-        while let Some(item) = items.next_element_seed(self)? {
-            read.push(item);
+/// Whether a `\u` escape of a high surrogate is not followed by one of a low surrogate. A
+/// superset: an escaped backslash before a `u` counts too (the payload is then Python's).
+fn may_have_unpaired_surrogate(data: &[u8]) -> bool {
+    let is_high = |hex: &[u8]| {
+        matches!(hex[0], b'd' | b'D') && matches!(hex[1], b'8'..=b'9' | b'a'..=b'b' | b'A'..=b'B')
+    };
+    let is_low =
+        |hex: &[u8]| matches!(hex[0], b'd' | b'D') && matches!(hex[1], b'c'..=b'f' | b'C'..=b'F');
+    memchr::memmem::find_iter(data, b"\\u").any(|at| {
+        let escape = &data[at + 2..];
+        escape.len() >= 2
+            && is_high(escape)
+            && !(escape.len() >= 8 && escape[4..].starts_with(b"\\u") && is_low(&escape[6..]))
+    })
+}
+
+/// The value starting at node `at` of a tape, as a V in the arena (None past MAX_DEPTH).
+fn build<'a>(nodes: &[Node<'a>], at: &mut usize, arena: &'a Bump, depth: usize) -> Option<V<'a>> {
+    let node = *nodes.get(*at)?;
+    *at += 1;
+    Some(match node {
+        Node::String(text) => V::Str(text),
+        Node::Static(StaticNode::Null) => V::Null,
+        Node::Static(StaticNode::Bool(flag)) => V::Bool(flag),
+        Node::Static(StaticNode::I64(int)) => V::Int(int as i128),
+        Node::Static(StaticNode::U64(int)) => V::Int(int as i128),
+        Node::Static(StaticNode::F64(float)) => V::Float(float),
+        Node::Array { len, .. } => {
+            if depth >= MAX_DEPTH {
+                return None;
+            }
+            let mut items = bumpalo::collections::Vec::with_capacity_in(len, arena);
+            for _ in 0..len {
+                items.push(build(nodes, at, arena, depth + 1)?);
+            }
+            V::Arr(items.into_bump_slice())
         }
-        Ok(V::Arr(read.into_bump_slice()))
-    }
-    fn visit_map<A: MapAccess<'a>>(self, mut members: A) -> Result<V<'a>, A::Error> {
-        let mut read = bumpalo::collections::Vec::new_in(self.0);
-        while let Some(key) = members.next_key_seed(KeySeed(self.0))? {
-            read.push((key, members.next_value_seed(self)?));
+        Node::Object { len, .. } => {
+            if depth >= MAX_DEPTH {
+                return None;
+            }
+            let mut members = bumpalo::collections::Vec::with_capacity_in(len, arena);
+            for _ in 0..len {
+                let Node::String(key) = *nodes.get(*at)? else {
+                    return None;
+                };
+                *at += 1;
+                members.push((key, build(nodes, at, arena, depth + 1)?));
+            }
+            V::Obj(members.into_bump_slice())
         }
-        Ok(V::Obj(read.into_bump_slice()))
-    }
-}
-
-#[derive(Clone, Copy)]
-struct KeySeed<'a>(&'a Bump);
-
-impl<'a> DeserializeSeed<'a> for KeySeed<'a> {
-    type Value = &'a str;
-    fn deserialize<D: Deserializer<'a>>(self, reader: D) -> Result<&'a str, D::Error> {
-        reader.deserialize_str(self)
-    }
-}
-
-impl<'a> Visitor<'a> for KeySeed<'a> {
-    type Value = &'a str;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_borrowed_str<E>(self, text: &'a str) -> Result<&'a str, E> {
-        Ok(text)
-    }
-    fn visit_str<E>(self, text: &str) -> Result<&'a str, E> {
-        Ok(self.0.alloc_str(text))
-    }
+    })
 }
