@@ -3,8 +3,12 @@
 Simulated traffic (real prompt sets, every family) is written in each gateway's format in two
 shapes: one record per payload (a Kong kafka-log message, an OTLP export per call: the most
 work per record) and batches of `--batch` records (a LiteLLM generic_api batch, a Collector's
-batched export, a Kong http-log batch). Each adapter then maps every payload, timed alone (no
-decoding of the mapped events, no I/O), `--runs` times.
+batched export, a Kong http-log batch). Each call's completion is logged where the gateway
+logs the response (LiteLLM's `response`, Kong's logged response body, OTLP's output messages
+with content capture on), about four characters per output token (tests/adapter_checks.py
+`replies`): a production log's size. `--no-completions` logs a placeholder instead (the
+figures of earlier stops). Each adapter then maps every payload, timed alone (no decoding of
+the mapped events, no I/O), `--runs` times.
 
 Reported per adapter and shape: the best run, which is the machine's speed (as `timeit`
 reports: slower runs are other work on the machine, and this VM's speed varies by 1.6x from
@@ -42,27 +46,37 @@ from detectors.adapters.otlp_json import otlp_json_adapter
 from streams.adapted_input import expand
 from streams.runtime import tune_gc_for_throughput
 from streams.sim.scenarios import simulate
-from tests.adapter_checks import as_litellm
+from tests.adapter_checks import as_litellm, replies
 
 TARGET_RECORDS_PER_SECOND = 50_000
-Writer = Callable[[list[dict[str, Any]]], bytes]  # events -> one payload holding them
+# events, and their completions (None: not logged) -> one payload holding those calls
+Writer = Callable[[list[dict[str, Any]], list[str] | None], bytes]
 
 
 def writers() -> dict[str, Writer]:
     """Format -> how a gateway of that format logs some calls in one payload."""
+
+    def one_or_list(records: list[dict[str, Any]]) -> bytes:
+        return orjson.dumps(records[0] if len(records) == 1 else records)
+
+    def texts(events: list[dict[str, Any]], completions: list[str] | None) -> list[str | None]:
+        return list(completions) if completions is not None else [None] * len(events)
+
     found: dict[str, Writer] = {
-        "litellm": lambda events: orjson.dumps(
-            as_litellm(events[0]) if len(events) == 1 else [as_litellm(e) for e in events]
+        "litellm": lambda events, completions: one_or_list(
+            [as_litellm(e, c) for e, c in zip(events, texts(events, completions), strict=True)]
         )
     }
     try:  # the other formats' writers live with their tests' fixtures
         from tests.unit.test_adapter_kong import as_kong
         from tests.unit.test_adapter_otlp import as_otlp_export
 
-        found["kong"] = lambda events: orjson.dumps(
-            as_kong(events[0]) if len(events) == 1 else [as_kong(e) for e in events]
+        found["kong"] = lambda events, completions: one_or_list(
+            [as_kong(e, c) for e, c in zip(events, texts(events, completions), strict=True)]
         )
-        found["otlp-json"] = lambda events: orjson.dumps(as_otlp_export(events))
+        found["otlp-json"] = lambda events, completions: orjson.dumps(
+            as_otlp_export(events, completions)
+        )
     except ImportError:
         pass
     return found
@@ -115,11 +129,22 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--completions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log each call's completion where the gateway logs the response (LiteLLM's "
+        "response, Kong's logged response body, OTLP's output messages), as in production",
+    )
     args = parser.parse_args()
     events = [orjson.loads(line) for line in simulate("all", hours=args.hours, seed=3).lines()]
+    completions = replies(events) if args.completions else None
     shapes = {1: "one record per payload", args.batch: f"batches of {args.batch}"}
     payloads = {
-        (name, size): [write(events[i : i + size]) for i in range(0, len(events), size)]
+        (name, size): [
+            write(events[i : i + size], completions and completions[i : i + size])
+            for i in range(0, len(events), size)
+        ]
         for name, write in writers().items()
         for size in shapes
     }
@@ -127,7 +152,9 @@ def main() -> None:
     del events
     gc.collect()
     tune_gc_for_throughput()  # as the CLI does at start: ingest and the normaliser run so
-    print(f"{records} simulated calls; best and median of {args.runs} runs, records/s")
+    logged = "with" if completions is not None else "without"
+    print(f"{records} simulated calls, {logged} their completions; best and median of "
+          f"{args.runs} runs, records/s")  # fmt: skip
     for (format_name, size), batch in payloads.items():
         inner = [text for payload in batch for text in embedded_json(orjson.loads(payload))]
         for name, adapter in variants(format_name).items():
@@ -165,7 +192,8 @@ def report(
     whole = max(timed(normalise, records, runs))
     best, median = max(rates), statistics.median(rates)
     verdict = "meets" if best >= TARGET_RECORDS_PER_SECOND else "BELOW"
-    print(f"{name}, {shape}: best {best:,.0f}, median {median:,.0f} "
+    size = sum(map(len, batch)) / records
+    print(f"{name}, {shape} ({size:,.0f} B a record): best {best:,.0f}, median {median:,.0f} "
           f"({verdict} the {TARGET_RECORDS_PER_SECOND:,}/s target; the JSON parsing alone "
           f"{floor:,.0f}; with v1 encoding and the decoder's check {whole:,.0f})")  # fmt: skip
 

@@ -29,8 +29,33 @@ def assert_valid_event(event: dict[str, Any]) -> None:
     decode_event(orjson.dumps(event))  # raises on what the pipeline would dead-letter
 
 
-def as_litellm(event: dict[str, Any]) -> dict[str, Any]:
-    """A simulated event v1 as LiteLLM's StandardLoggingPayload would log that call."""
+CHARACTERS_PER_TOKEN = 4  # English text's average in OpenAI's tokenizers
+
+
+def replies(events: list[dict[str, Any]]) -> list[str]:
+    """A completion for each simulated call, for the gateways that log the response: about
+    four characters per output token, cut from the calls' own prompts (real text, with its
+    line breaks, quotes and Unicode), so a logged response has a real one's size and escapes."""
+    text = "\n\n".join(
+        message["content"]
+        for event in events
+        for message in (event.get("request") or {}).get("messages") or []
+        if message.get("content")
+    )
+    lengths = [
+        CHARACTERS_PER_TOKEN * (event.get("usage") or {}).get("output_tokens", 0)
+        for event in events
+    ]
+    if not text:
+        return ["" for _ in events]
+    source = text * (2 + max(lengths, default=0) // len(text))
+    starts = [(i * 7919) % len(text) for i in range(len(events))]
+    return [source[start : start + length] for start, length in zip(starts, lengths, strict=True)]
+
+
+def as_litellm(event: dict[str, Any], completion: str | None = None) -> dict[str, Any]:
+    """A simulated event v1 as LiteLLM's StandardLoggingPayload would log that call (the
+    response's text a short placeholder unless a `completion` is given)."""
     start = parse_timestamp(event["timestamp"])
     request, response = event.get("request", {}), event.get("response", {})
     client, usage = event.get("client", {}), event.get("usage", {})
@@ -60,7 +85,17 @@ def as_litellm(event: dict[str, Any]) -> dict[str, Any]:
         "prompt_tokens": usage.get("input_tokens", 0),
         "completion_tokens": usage.get("output_tokens", 0),
         "error_information": {"error_code": str(status)} if status >= 400 else None,
-        "response": {"choices": [{"finish_reason": response.get("finish_reason", "stop")}]},
+        "response": {
+            "object": "chat.completion",
+            "model": event["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": completion or "..."},
+                    "finish_reason": response.get("finish_reason", "stop"),
+                }
+            ],
+        },
     }
 
 

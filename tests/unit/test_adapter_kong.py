@@ -314,9 +314,10 @@ def test_any_json_anywhere_in_an_entry_is_rejected_never_raised(data: st.DataObj
         assert_valid_event(event)
 
 
-def as_kong(event: dict[str, Any]) -> dict[str, Any]:
+def as_kong(event: dict[str, Any], completion: str | None = None) -> dict[str, Any]:
     """A simulated event v1 as Kong 3.11's kafka-log would log that call (AI Proxy with
-    log_statistics and log_payloads on)."""
+    log_statistics and log_payloads on; the response's text a short placeholder unless a
+    `completion` is given)."""
     request, response = event.get("request") or {}, event.get("response") or {}
     client, usage = event.get("client") or {}, event.get("usage") or {}
     body: dict[str, Any] = {"model": event["model"]}
@@ -337,7 +338,7 @@ def as_kong(event: dict[str, Any]) -> dict[str, Any]:
             {
                 "index": 0,
                 "finish_reason": response.get("finish_reason", "stop"),
-                "message": {"role": "assistant", "content": "..."},
+                "message": {"role": "assistant", "content": completion or "..."},
             }
         ],
         "usage": {

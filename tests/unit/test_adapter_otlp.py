@@ -419,12 +419,15 @@ def key_values(attributes: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": k, "value": any_value(v)} for k, v in attributes.items() if v is not None]
 
 
-def as_otlp_export(events: list[dict[str, Any]]) -> dict[str, Any]:
+def as_otlp_export(
+    events: list[dict[str, Any]], completions: list[str] | None = None
+) -> dict[str, Any]:
     """Simulated events v1 as a gateway instrumented with the GenAI semantic conventions would
     export those calls: per call, an HTTP SERVER span with who called and a CLIENT chat span
-    (its child) with the call, message content captured as JSON strings."""
+    (its child) with the call, message content captured as JSON strings (the output messages
+    too where `completions` are given)."""
     servers, calls = [], []
-    for event in events:
+    for i, event in enumerate(events):
         request, response = event.get("request") or {}, event.get("response") or {}
         client, usage = event.get("client") or {}, event.get("usage") or {}
         trace_id = hashlib.blake2b(event["event_id"].encode(), digest_size=16).hexdigest()
@@ -443,6 +446,11 @@ def as_otlp_export(events: list[dict[str, Any]]) -> dict[str, Any]:
                     for m in request.get("messages") or []]  # fmt: skip
         system = request.get("system")
         tools = request.get("tools")
+        finish = response.get("finish_reason", "stop")
+        output = None
+        if completions is not None:
+            part = {"type": "text", "content": completions[i]}
+            output = [{"role": "assistant", "parts": [part], "finish_reason": finish}]
         calls.append({
             "traceId": trace_id, "spanId": trace_id[16:], "parentSpanId": trace_id[:16],
             "name": f"chat {event['model']}", "kind": 3,
@@ -468,7 +476,8 @@ def as_otlp_export(events: list[dict[str, Any]]) -> dict[str, Any]:
                     orjson.dumps([{"type": "function", "name": f"tool_{i}"} for i in range(tools)])
                     .decode() if tools else None
                 ),
-                "gen_ai.response.finish_reasons": [response.get("finish_reason", "stop")],
+                "gen_ai.output.messages": orjson.dumps(output).decode() if output else None,
+                "gen_ai.response.finish_reasons": [finish],
                 "gen_ai.usage.input_tokens": usage.get("input_tokens"),
                 "gen_ai.usage.output_tokens": usage.get("output_tokens"),
                 "gen_ai.usage.reasoning.output_tokens": usage.get("reasoning_tokens"),

@@ -21,7 +21,7 @@ from detectors.adapters.litellm import DEFAULT_ACCOUNT_KEYS as LITELLM_ACCOUNT_K
 from detectors.adapters.litellm import litellm_adapter
 from detectors.adapters.otlp_json import DEFAULT_ACCOUNT_KEYS, otlp_json_adapter
 from streams.sim.scenarios import simulate
-from tests.adapter_checks import as_litellm, replace_anywhere
+from tests.adapter_checks import as_litellm, replace_anywhere, replies
 from tests.conftest import IN_CI
 from tests.unit import test_adapter_kong as kong_cases
 from tests.unit import test_adapter_litellm as litellm_cases
@@ -86,7 +86,7 @@ LITELLM = Format(
 
 def test_simulated_litellm_traffic_is_all_taken_on_and_maps_alike() -> None:
     events = [orjson.loads(line) for line in simulate("all", hours=0.02, seed=11).lines()]
-    logged = [as_litellm(event) for event in events]
+    logged = [as_litellm(e, reply) for e, reply in zip(events, replies(events), strict=True)]
     for record in logged:
         assert LITELLM.taken_on_alike(orjson.dumps(record))
     assert LITELLM.taken_on_alike(orjson.dumps(logged[:100]))  # a generic_api batch
@@ -157,7 +157,9 @@ def test_any_json_anywhere_in_a_litellm_record_maps_alike(data: st.DataObject) -
 
 def test_simulated_kong_traffic_is_all_taken_on_and_maps_alike() -> None:
     events = [orjson.loads(line) for line in simulate("all", hours=0.02, seed=11).lines()]
-    logged = [kong_cases.as_kong(event) for event in events]
+    logged = [
+        kong_cases.as_kong(e, reply) for e, reply in zip(events, replies(events), strict=True)
+    ]
     for entry in logged:
         assert KONG.taken_on_alike(orjson.dumps(entry))
     assert KONG.taken_on_alike(orjson.dumps(logged[:100]))  # an http-log batch
@@ -180,6 +182,12 @@ def kong_entry(**changes: Any) -> bytes:
     return orjson.dumps({**orjson.loads(kong_cases.V38), **changes})
 
 
+def kong_with_request_body(body: str) -> bytes:
+    entry = orjson.loads(kong_cases.V38)
+    entry["ai"]["ai-proxy-advanced"]["payload"] = {"request": body}
+    return orjson.dumps(entry)
+
+
 @pytest.mark.parametrize(
     "payload",
     [
@@ -199,6 +207,17 @@ def kong_entry(**changes: Any) -> bytes:
         kong_cases.V38 + b"\n" + kong_cases.V36,
         kong_cases.V38[:-1] + b', "x": "\xff"}',
         kong_cases.V38[:-1] + b', "x": "\\ud800"}',
+        kong_cases.V38[:-1] + b', "x": "a\\ud800\\u0041"}',
+        kong_cases.V38[:-1] + b', "x": "\\udc00"}',
+        kong_cases.V38[:-1] + b', "x": "\\ud83d\\ude00", "\\ud83d\\ude00": 1}',
+        kong_cases.V38[:-1] + b', "x": "\\\\ud800"}',  # an escaped backslash, then "ud800"
+        kong_with_request_body('{"model": "m", "messages": [{"content": "\\ud800"}]}'),
+        kong_cases.V38[:-1] + b', "x": ' + b"[" * 127 + b"]" * 127 + b"}",
+        kong_cases.V38[:-1] + b', "x": ' + b"[" * 128 + b"]" * 128 + b"}",
+        kong_cases.V38[:-1] + b', "x": [18446744073709551615, -9223372036854775808, 1E2]}',
+        kong_cases.V38[:-1] + b', "x": 18446744073709551616}',
+        kong_cases.V38[:-1] + b', "x": -9223372036854775809}',
+        kong_cases.V38[:-1] + b', "x": 1e400}',
         kong_cases.V38[:-1] + b', "x": ' + b"[" * 1000 + b"]" * 1000 + b"}",
         kong_cases.V38[:-1] + b', "x": ' + b"[" * 1100 + b"]" * 1100 + b"}",
         b"[]",
@@ -243,9 +262,11 @@ def test_any_json_anywhere_in_a_kong_entry_maps_alike(data: st.DataObject) -> No
 
 def test_simulated_otlp_traffic_is_all_taken_on_and_maps_alike() -> None:
     events = [orjson.loads(line) for line in simulate("all", hours=0.02, seed=11).lines()]
-    for event in events:
-        assert OTLP.taken_on_alike(orjson.dumps(otlp_cases.as_otlp_export([event])))
-    assert OTLP.taken_on_alike(orjson.dumps(otlp_cases.as_otlp_export(events[:100])))
+    completions = replies(events)
+    for event, reply in zip(events, completions, strict=True):
+        assert OTLP.taken_on_alike(orjson.dumps(otlp_cases.as_otlp_export([event], [reply])))
+    export = otlp_cases.as_otlp_export(events[:100], completions[:100])
+    assert OTLP.taken_on_alike(orjson.dumps(export))
 
 
 @pytest.mark.parametrize("payload", [otlp_cases.GATEWAY, otlp_cases.DEPRECATED])
