@@ -31,21 +31,21 @@ NICENESS = 10
 
 
 def run(out: Path) -> int:
-    """Simulate the suite into `out`, then backtest it there through the CLI."""
+    """Simulate the suite into `out`, then backtest it there, both through the CLI."""
     from streams.cli import main
-    from streams.sim.scenarios import simulate, write_labels
 
-    sim = simulate("all", hours=HOURS, seed=SEED, benign_accounts=BENIGN_ACCOUNTS)
-    with (out / "events.jsonl").open("wb") as handle:
-        for line in sim.lines():
-            handle.write(line + b"\n")
-    write_labels(sim.labels, str(out / "labels.csv"))
+    events, labels = str(out / "events.jsonl"), str(out / "labels.csv")
+    scenario = ["--scenario", "all", "--hours", str(HOURS), "--seed", str(SEED)]
+    accounts = ["--accounts", str(BENIGN_ACCOUNTS)]
+    status = main(["simulate", *scenario, *accounts, "--out", events, "--labels", labels])
+    if status != 0:
+        return status
     return main(
         [
             "backtest",
-            str(out / "events.jsonl"),
+            events,
             "--labels",
-            str(out / "labels.csv"),
+            labels,
             "--json",
             str(out / "summary.json"),
             "--report",
@@ -111,8 +111,7 @@ def schedule(config: pytest.Config, items: list[pytest.Item]) -> None:
         return
     chosen = set(waiting)
     items[:] = [item for item in items if item not in chosen] + waiting
-    config.stash[RUN_KEY] = background = BackgroundRun()
-    background.start()
+    background_run(config).start()
 
 
 def finish(config: pytest.Config) -> None:
