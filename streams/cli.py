@@ -228,9 +228,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    path = Path(args.config) if args.config else default_config_path()
+    config = load_config(path)
     out.print(
-        f"{args.config or 'default configuration'}: valid "
+        f"{escape(str(path))}: valid "
         f"(windows: {', '.join(config.window_names)}; {len(config.rules)} rules; "
         f"state layout {config.layout.version})"
     )

@@ -208,3 +208,15 @@ def test_rules_validate_checks_a_file_with_the_rest_of_the_configured_rules(
     """The pages alone name signals defined in the other file: validated in place, not alone."""
     assert main(["rules", "validate", str(ROOT / "config" / PAGES)]) == 0
     assert "rules valid with" in capsys.readouterr().out
+
+
+def test_check_config_names_the_file_it_read_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator checking the image's configuration ($DISTILLWATCH_CONFIG) sees which file
+    was valid, not "default configuration"."""
+    copied = tmp_path / "mounted" / "detectors.yaml"
+    shutil.copytree(SHIPPED.parent, copied.parent)
+    monkeypatch.setenv("DISTILLWATCH_CONFIG", str(copied))
+    assert main(["check-config"]) == 0
+    assert capsys.readouterr().out.startswith(f"{copied}: valid")
