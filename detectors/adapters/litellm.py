@@ -48,6 +48,10 @@ DEFAULT_ACCOUNT_KEYS = (
     "user_api_key_user_id",
     "user_api_key_hash",
 )
+# What LiteLLM logs in place of the text when message logging is off: `messages` is then one
+# user message of it (older versions: the string alone). It is no prompt: taken as text, every
+# such call of every account would share one template.
+REDACTED = "redacted-by-litellm"
 # LiteLLM's call types (`acompletion`, `litellm.completion`, `atext_completion`, ...) by the
 # word that names the API
 ENDPOINTS = (
@@ -181,9 +185,7 @@ def _conversation(value: Any) -> tuple[list[dict[str, str]] | None, str | None, 
     """(chat messages, system prompt, completions prompt) from LiteLLM's `messages`: a list of
     chat messages, a prompt string, or the redaction string when message logging is off."""
     if type(value) is str:
-        if value.startswith("redacted"):  # "redacted-by-litellm": message logging is off
-            return None, None, None
-        return None, None, value
+        return None, None, (None if value == REDACTED else value)
     if type(value) is not list:
         return None, None, None
     messages: list[dict[str, str]] = []
@@ -193,7 +195,7 @@ def _conversation(value: Any) -> tuple[list[dict[str, str]] | None, str | None, 
             continue
         role, content = message.get("role"), message.get("content")
         text = content if type(content) is str else content_text(content)
-        if type(role) is not str or text is None:
+        if type(role) is not str or text is None or text == REDACTED:
             continue
         if role in SYSTEM_ROLES:
             system.append(text)
@@ -215,7 +217,9 @@ def _request(params: dict[str, Any], raw_messages: Any) -> dict[str, Any]:
         return request
     read_parameters(params, _PARAMETERS, request)
     get = params.get
-    limit = get("max_completion_tokens", get("max_tokens"))  # the newer name first
+    limit = get("max_completion_tokens")  # the newer name first; null is not given
+    if limit is None:
+        limit = get("max_tokens")
     if limit is not None and (limit := as_count(limit)) is not None:
         request["max_tokens"] = limit
     return request

@@ -382,9 +382,14 @@ def _event(
     if conversation is not None:
         event["conversation_id"] = conversation
     client = {}
-    if (ip := first_address(_search(scopes, CLIENT_ADDRESS_KEYS))) is not None:
+    address, agent = _search(scopes, CLIENT_ADDRESS_KEYS), _search(scopes, USER_AGENT_KEYS)
+    if address is None or agent is None:  # an SDK exporting its own calls: its resource
+        on_resource = _attributes(resource)
+        address = _first(on_resource, CLIENT_ADDRESS_KEYS) if address is None else address
+        agent = _first(on_resource, USER_AGENT_KEYS) if agent is None else agent
+    if (ip := first_address(address)) is not None:
         client["ip"] = ip
-    if (agent := as_str(_search(scopes, USER_AGENT_KEYS))) is not None:
+    if (agent := as_str(agent)) is not None:
         client["user_agent"] = agent
     if client:
         event["client"] = client

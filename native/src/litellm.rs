@@ -110,13 +110,16 @@ pub fn event<'a>(record: V<'a>, account_keys: &[String]) -> R<Fields<'a>> {
     Ok(event)
 }
 
+/// What LiteLLM logs in place of the text when message logging is off (litellm.py REDACTED).
+const REDACTED: &str = "redacted-by-litellm";
+
 type Conversation<'a> = (Option<Vec<Out<'a>>>, Option<Cow<'a, str>>, Option<&'a str>);
 
 /// (chat turns, system prompt, completions prompt) from LiteLLM's `messages`: a list of chat
 /// messages, a prompt string, or the redaction string when message logging is off.
 fn conversation(value: Option<V<'_>>) -> Conversation<'_> {
     let messages = match value {
-        Some(V::Str(text)) if text.starts_with("redacted") => return (None, None, None),
+        Some(V::Str(REDACTED)) => return (None, None, None),
         Some(V::Str(text)) => return (None, None, Some(text)),
         Some(V::Arr(messages)) => messages,
         _ => return (None, None, None),
@@ -129,6 +132,9 @@ fn conversation(value: Option<V<'_>>) -> Conversation<'_> {
         let (Some(V::Str(role)), Some(text)) = (get(message, "role"), text) else {
             continue; // a message without text is left out
         };
+        if text == REDACTED {
+            continue;
+        }
         if SYSTEM_ROLES.contains(&role) {
             system.push(text);
         } else {
@@ -176,9 +182,9 @@ fn request<'a>(params: Members<'a>, messages: Option<V<'a>>) -> R<Fields<'a>> {
             }
         }
     }
-    // the newer name first (dict.get with a default: a present null is not a fallback)
+    // the newer name first; null is not given
     let limit = match get(params, "max_completion_tokens") {
-        None => get(params, "max_tokens"),
+        None | Some(V::Null) => get(params, "max_tokens"),
         given => given,
     };
     if limit.is_some_and(|limit| !limit.is_null()) {

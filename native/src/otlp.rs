@@ -413,15 +413,17 @@ fn event<'a>(
     }
     let conversation = as_id(get(attrs, "gen_ai.conversation.id"))?;
     event.set_opt(&k::CONVERSATION_ID, conversation.map(Out::Str));
+    let mut address = search(&scopes, &CLIENT_ADDRESS_KEYS);
+    let mut agent = search(&scopes, &USER_AGENT_KEYS);
+    if address.is_none() || agent.is_none() {
+        // an SDK exporting its own calls: its resource
+        let on_resource = attributes(resource, arena)?;
+        address = address.or_else(|| first(on_resource, &CLIENT_ADDRESS_KEYS));
+        agent = agent.or_else(|| first(on_resource, &USER_AGENT_KEYS));
+    }
     let mut client = Fields::default();
-    client.set_opt(
-        &k::IP,
-        first_address(search(&scopes, &CLIENT_ADDRESS_KEYS))?.map(Out::Str),
-    );
-    client.set_opt(
-        &k::USER_AGENT,
-        as_str(search(&scopes, &USER_AGENT_KEYS))?.map(Out::Str),
-    );
+    client.set_opt(&k::IP, first_address(address)?.map(Out::Str));
+    client.set_opt(&k::USER_AGENT, as_str(agent)?.map(Out::Str));
     event.nest(&k::CLIENT, client);
     event.nest(&k::REQUEST, request(attrs, span, arena)?);
     let mut response = Fields::default();

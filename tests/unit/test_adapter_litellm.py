@@ -64,6 +64,31 @@ def test_the_account_field_order_is_configurable() -> None:
     assert [e["account_id"] for e in by_user.events] == ["user-17", "c0ffee123456"]
 
 
+def one(**changes: Any) -> dict[str, Any]:
+    """The fixture's first record with some fields changed, mapped."""
+    (event,) = litellm_adapter()(orjson.dumps({**orjson.loads(BATCH)[0], **changes})).events
+    return event
+
+
+def test_messages_redacted_by_litellm_are_no_prompt_text() -> None:
+    """With message logging off, LiteLLM logs `messages` as one user message reading
+    "redacted-by-litellm" (older versions: the string alone). Taken as text, every such call of
+    every account would share one prompt: one template, one cluster."""
+    redacted = [{"role": "user", "content": "redacted-by-litellm"}]
+    assert "messages" not in one(messages=redacted).get("request", {})
+    assert "prompt" not in one(messages="redacted-by-litellm").get("request", {})
+    # Only the exact redaction string: a prompt that starts with the word is a prompt
+    prompt = "redacted documents: summarise what remains"
+    assert one(messages=prompt)["request"]["prompt"] == prompt
+    kept = one(messages=[*redacted, {"role": "user", "content": "and this?"}])["request"]
+    assert kept["messages"] == [{"role": "user", "content": "and this?"}]
+
+
+def test_a_null_max_completion_tokens_leaves_max_tokens_read() -> None:
+    params = {"max_completion_tokens": None, "max_tokens": 100}
+    assert one(model_parameters=params)["request"]["max_tokens"] == 100
+
+
 def test_a_bad_ndjson_line_or_a_non_object_loses_only_itself() -> None:
     good = orjson.dumps(orjson.loads(BATCH)[0])
     mapped = litellm_adapter()(good + b"\n{not json\n[1, 2]\n" + good)

@@ -144,6 +144,25 @@ def test_the_account_attributes_and_their_order_are_configurable() -> None:
         otlp_json_adapter([])
 
 
+def test_the_client_is_read_from_the_resource_when_no_span_has_it() -> None:
+    """An application exporting its own GenAI spans (no gateway SERVER span) may describe its
+    caller on the resource, as it may the account; a span's own value still comes first."""
+    event = orjson.loads(next(simulate("benign", hours=0.1, seed=3).lines()))
+    event["client"] = {"ip": "198.51.100.4", "user_agent": "example-sdk/1.2"}
+    export = as_otlp_export([event])
+    client_keys = {"client.address", "user_agent.original"}
+    server = export["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    moved = [a for a in server["attributes"] if a["key"] in client_keys]
+    assert len(moved) == 2
+    server["attributes"] = [a for a in server["attributes"] if a["key"] not in client_keys]
+    export["resourceSpans"][0]["resource"]["attributes"] += moved
+    (mapped,) = adapt(orjson.dumps(export)).events
+    assert mapped["client"] == event["client"]
+    server["attributes"].append({"key": "client.address", "value": {"stringValue": "192.0.2.1"}})
+    (mapped,) = adapt(orjson.dumps(export)).events
+    assert mapped["client"] == {**event["client"], "ip": "192.0.2.1"}
+
+
 def test_the_event_id_is_stable_and_unique_per_span() -> None:
     assert adapt(GATEWAY).events == adapt(GATEWAY).events  # a redelivered export
     ids = [e["event_id"] for e in adapt(DEPRECATED).events + adapt(STRUCTURED).events]

@@ -111,6 +111,14 @@ def litellm_record(**changes: Any) -> bytes:
         litellm_record(startTime="1700000000.5"),
         litellm_record(startTime=-0.0),
         litellm_record(messages="redacted-by-litellm"),
+        litellm_record(messages="redacted-by-litellm "),
+        litellm_record(messages=[{"role": "user", "content": "redacted-by-litellm"}]),
+        litellm_record(
+            messages=[
+                {"role": "system", "content": [{"text": "redacted-by-litellm"}]},
+                {"role": "user", "content": "redacted documents"},
+            ]
+        ),
         litellm_record(messages=""),
         litellm_record(messages=[{"role": "system", "content": ""}, {"role": "user"}]),
         litellm_record(model_parameters={"stream": "true", "max_tokens": 5}),
@@ -296,9 +304,32 @@ def otlp_with(key: str, value: dict[str, Any] | None, **span_changes: Any) -> by
     return orjson.dumps(request)
 
 
+CLIENT_KEYS = {"client.address", "http.client_ip", "net.peer.ip", "network.peer.address",
+               "user_agent.original", "http.user_agent"}  # fmt: skip
+
+
+def otlp_client_on_resource(**attributes: dict[str, Any]) -> bytes:
+    """The gateway export with no client attribute on any span, and these on its resource."""
+    request = orjson.loads(otlp_cases.GATEWAY)
+    for group in request["resourceSpans"]:
+        for scope in group["scopeSpans"]:
+            for span in scope["spans"]:
+                kept = [a for a in span.get("attributes", []) if a["key"] not in CLIENT_KEYS]
+                span["attributes"] = kept
+        group.setdefault("resource", {}).setdefault("attributes", []).extend(
+            {"key": key, "value": value} for key, value in attributes.items()
+        )
+    return orjson.dumps(request)
+
+
 @pytest.mark.parametrize(
     "payload",
     [
+        # the client read from the resource when no span has it
+        otlp_client_on_resource(**{"client.address": {"stringValue": "203.0.113.9, 10.0.0.1"}}),
+        otlp_client_on_resource(
+            **{"http.user_agent": {"stringValue": "sdk/2"}, "net.peer.ip": {"intValue": "7"}}
+        ),
         # int64 as Python's int() reads it, or not at all
         otlp_with("gen_ai.usage.input_tokens", {"intValue": " 12"}),
         otlp_with("gen_ai.usage.input_tokens", {"intValue": "+12"}),
