@@ -33,6 +33,9 @@ class Expanded:
     keys: list[bytes] = field(default_factory=list)  # each event's account id (the Kafka key)
     rejected: list[tuple[int, Rejected]] = field(default_factory=list)  # (record, why)
     skipped: int = 0  # records that are no inference (not dead letters)
+    # the parts of records that are no inference, skipped alone or with their whole record: a
+    # Kong entry without the AI proxy's statistics, an OTLP export without a model-call span
+    skipped_parts: int = 0
 
     def rejected_by_record(self) -> dict[int, list[Rejected]]:
         """The rejections of each record that had any: one dead letter per record."""
@@ -61,10 +64,13 @@ def expand(
             and all(why.reason == NOT_AN_INFERENCE for why in mapped.rejected)
         ):
             expanded.skipped += 1
+            expanded.skipped_parts += len(mapped.rejected)
             continue
-        expanded.rejected += [
-            (origin, why) for why in mapped.rejected if why.reason != NOT_AN_INFERENCE
-        ]
+        for why in mapped.rejected:
+            if why.reason == NOT_AN_INFERENCE:
+                expanded.skipped_parts += 1
+            else:
+                expanded.rejected.append((origin, why))
         for event in mapped.events:
             payload = orjson.dumps(event)
             try:

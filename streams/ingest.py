@@ -14,11 +14,12 @@ over `--max-body-bytes` is refused whole with 413.
 
 A request is answered once its events are on the topic: the idempotent producer waits for
 every broker acknowledgement (acks=all), so a 2xx means nothing is lost. A Kafka failure
-answers 503 with Retry-After, and the gateway's retry sends the batch again. The event ids
-make a second copy harmless downstream. The records of a batch that do not map, or that the
-v1 decoder would refuse, are reported with their index and reason, and the rest still goes
-through: 200 if any record was taken, 400 if none was. OTLP gets its own `partialSuccess`
-answer.
+answers 503 with Retry-After; the OTLP exporters and Kong's http-log retry it (LiteLLM's
+generic_api does not: docs/adapters.md), and the event ids make a second copy harmless
+downstream. `--account-field FORMAT=FIELD,...` says where a format's account is. The
+records of a batch that do not map, or that the v1 decoder would refuse, are reported with
+their index and reason, and the rest still goes through: 200 if any record was taken, 400
+if none was. OTLP gets its own `partialSuccess` answer.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 
-from detectors.adapters import adapter_for
+from detectors.adapters import V1, adapter_for
 from detectors.adapters.base import (
     NOT_AN_OBJECT,
     NOT_JSON,
@@ -73,7 +74,7 @@ REQUEST_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 
 @dataclass(frozen=True)
 class IngestMetrics:
-    records: Counter  # labels: format, outcome = accepted | rejected
+    records: Counter  # labels: format, outcome = accepted | rejected | skipped
     requests: Counter  # labels: format, code
     request_seconds: Histogram  # labels: format
 
@@ -83,7 +84,8 @@ class IngestMetrics:
             records=Counter(
                 "distillwatch_ingest_records_total",
                 "Records pushed to the ingest endpoint, by format and outcome (accepted: on the "
-                "requests topic; rejected: reported back to the gateway with the reason)",
+                "requests topic; rejected: reported back to the gateway with the reason; "
+                "skipped: no inference, such as a Kong entry without the AI proxy)",
                 ["format", "outcome"],
                 registry=registry,
             ),
@@ -155,13 +157,17 @@ class IngestApp:
         metrics: IngestMetrics,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        account_fields: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        """`account_fields`: format -> where its account is, in order (absent: the format's
+        default order, docs/adapters.md)."""
         self.producer, self.topic, self.tokens = producer, topic, list(tokens)
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.max_event_bytes = max_event_bytes
+        fields = account_fields or {}
         self.adapters: dict[str, Adapter | None] = {
-            fmt: adapter_for(fmt) for fmt in ROUTES.values()
+            fmt: adapter_for(fmt, fields.get(fmt)) for fmt in ROUTES.values()
         }
 
     def app(self) -> web.Application:
@@ -214,6 +220,7 @@ class IngestApp:
             return response
         self.metrics.records.labels(format=fmt, outcome="accepted").inc(len(expanded.payloads))
         self.metrics.records.labels(format=fmt, outcome="rejected").inc(len(rejected))
+        self.metrics.records.labels(format=fmt, outcome="skipped").inc(expanded.skipped_parts)
         if fmt == "otlp-json":  # OTLP/HTTP: 200 with partialSuccess, as the spec has it
             partial = (
                 {"rejectedSpans": len(rejected), "errorMessage": _summary(rejected)}
@@ -232,6 +239,14 @@ class IngestApp:
             for payload, key in zip(payloads, keys, strict=True)
         ]
         await asyncio.gather(*sends)  # every acknowledgement, or the first failure
+
+
+def _by_format(options: Sequence[tuple[str, tuple[str, ...]]]) -> dict[str, Sequence[str]]:
+    """--account-field options by format; a format given twice takes the fields of both."""
+    fields: dict[str, tuple[str, ...]] = {}
+    for fmt, listed in options:
+        fields[fmt] = fields.get(fmt, ()) + listed
+    return dict(fields)
 
 
 def _summary(rejected: list[dict[str, Any]]) -> str:
@@ -261,10 +276,34 @@ def add_ingest_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="largest event v1 produced (a larger one is refused as too_large); keep it under "
         "the input topic's max.message.bytes (Kafka's default is 1 MiB)",
     )
+    parser.add_argument(
+        "--account-field",
+        action="append",
+        type=account_fields_option,
+        default=[],
+        metavar="FORMAT=FIELD[,FIELD...]",
+        help="where a format's account is, tried in the order given (repeat it for each "
+        "format; default: the format's own order, docs/adapters.md). E.g. "
+        "litellm=user_api_key_user_id,user_api_key_hash or kong=consumer.username",
+    )
     parser.add_argument("--metrics-port", type=int, default=0, help="0: no metrics endpoint")
     add_kafka_security_args(parser)
     parser.set_defaults(func=cmd_ingest)
     return parser
+
+
+def account_fields_option(text: str) -> tuple[str, tuple[str, ...]]:
+    """`FORMAT=FIELD[,FIELD...]` of --account-field."""
+    fmt, _, listed = text.partition("=")
+    fields = tuple(field.strip() for field in listed.split(",") if field.strip())
+    mapped = sorted(f for f in ROUTES.values() if f != V1)
+    if fmt.strip() not in mapped:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the format before '=' must be one of {', '.join(mapped)}"
+        )
+    if not fields:
+        raise argparse.ArgumentTypeError(f"{text!r}: name at least one field after '='")
+    return fmt.strip(), fields
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -276,7 +315,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 2
     metrics = IngestMetrics.create(REGISTRY)
     for fmt in ROUTES.values():
-        for outcome in ("accepted", "rejected"):
+        for outcome in ("accepted", "rejected", "skipped"):
             metrics.records.labels(format=fmt, outcome=outcome)
     register_build_info(REGISTRY, "ingest")
     if args.metrics_port:
@@ -300,7 +339,13 @@ async def _serve(
     await producer.start()
     runner = web.AppRunner(
         IngestApp(
-            producer, args.topic, tokens, metrics, args.max_body_bytes, args.max_event_bytes
+            producer,
+            args.topic,
+            tokens,
+            metrics,
+            args.max_body_bytes,
+            args.max_event_bytes,
+            account_fields=_by_format(args.account_field),
         ).app()
     )
     await runner.setup()

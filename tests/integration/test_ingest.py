@@ -66,7 +66,15 @@ def topics() -> Topics:
 
 
 @pytest.fixture
-def ingest(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[Ingest]:
+def ingest_args() -> list[str]:
+    """Options added to the ingest command (a test parametrizes it)."""
+    return []
+
+
+@pytest.fixture
+def ingest(
+    tmp_path: Path, kafka_bootstrap: str, topics: Topics, ingest_args: list[str]
+) -> Iterator[Ingest]:
     tokens = tmp_path / "tokens"
     tokens.write_text(f"an-old-token-being-rotated-out\n{TOKEN}\n")
     port = free_port()
@@ -74,6 +82,7 @@ def ingest(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[Ing
     command = [
         sys.executable, "-m", "streams.cli", "ingest", "--kafka", kafka_bootstrap,
         "--topic", topics.input, "--port", str(port), "--max-body-bytes", "2000000",
+        *ingest_args,
     ]  # fmt: skip
     env = dict(os.environ, DISTILLWATCH_INGEST_TOKENS_FILE=str(tokens))
     with log.open("wb") as out:
@@ -214,3 +223,56 @@ def test_otlp_traces_and_kong_entries_are_taken_on_their_routes(
     assert sorted(orjson.loads(r.value)["account_id"] for r in reader.records) == sorted(
         e["account_id"] for e in events
     )
+
+
+METRICS_PORT = free_port()
+
+
+@pytest.mark.parametrize(
+    "ingest_args",
+    [[
+        "--account-field", "litellm=user_api_key_hash", "--account-field", "kong=consumer.id",
+        "--metrics-port", str(METRICS_PORT),
+    ]],
+)  # fmt: skip
+def test_the_account_field_is_chosen_per_format_and_otlp_hears_of_rejected_spans(
+    ingest: Ingest, kafka_bootstrap: str, topics: Topics
+) -> None:
+    """The operator's account field per format, as the worker's `--account-field` (LiteLLM by
+    key hash, Kong by consumer id; OTLP left at its default); an OTLP span without an account
+    is reported in `partialSuccess` and the export's other spans go through; a Kong entry of
+    no AI call (a route without the AI proxy) is skipped and counted, not rejected."""
+    lines = simulate("benign", hours=0.2, seed=10, benign_accounts=4).lines()
+    events = [e for e in map(orjson.loads, lines) if e.get("api_key_id")][:9]
+    assert len(events) == 9
+    status, answer = ingest.post("/v1/litellm", orjson.dumps([as_litellm(e) for e in events[:3]]))
+    assert (status, answer["rejected"]) == (200, []), answer
+    no_ai = {key: value for key, value in as_kong(events[3]).items() if key != "ai"}
+    entries = [as_kong(e) for e in events[3:6]] + [no_ai]
+    status, answer = ingest.post("/v1/kong", orjson.dumps(entries))
+    assert (status, answer["accepted"], answer["rejected"]) == (200, 3, []), answer
+    export = as_otlp_export(events[6:])
+    spans = export["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    anonymous = spans[0]  # the SERVER span of events[6]'s call: who called
+    assert any(a["key"] == "enduser.id" for a in anonymous["attributes"])
+    anonymous["attributes"] = [a for a in anonymous["attributes"] if a["key"] != "enduser.id"]
+    status, answer = ingest.post("/v1/traces", orjson.dumps(export))
+    assert status == 200 and answer["partialSuccess"]["rejectedSpans"] == 1, answer
+    assert "missing_field" in answer["partialSuccess"]["errorMessage"]
+
+    reader = TopicReader(kafka_bootstrap, topics.input)
+    try:
+        poll_until(lambda: len(reader.poll()) >= 8, "the events")
+    finally:
+        reader.close()
+    accounts = sorted(orjson.loads(r.value)["account_id"] for r in reader.records)
+    expected = [e["api_key_id"] for e in events[:3]]
+    expected += [f"uuid-{e['account_id']}" for e in events[3:6]]
+    expected += [e["account_id"] for e in events[7:]]
+    assert accounts == sorted(expected)
+    with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10) as page:
+        metrics = page.read().decode()
+    for fmt, outcome, count in (("kong", "skipped", 1), ("kong", "accepted", 3),
+                                ("otlp-json", "rejected", 1)):  # fmt: skip
+        line = f'distillwatch_ingest_records_total{{format="{fmt}",outcome="{outcome}"}} {count}.0'
+        assert line in metrics, line

@@ -1,8 +1,12 @@
 """The ingest endpoint's bearer check (streams/ingest.py `authorized`): any configured token,
-the scheme in any case, and header bytes that are not UTF-8 refused rather than raising."""
+the scheme in any case, and header bytes that are not UTF-8 refused rather than raising; and
+its options refused at start when they cannot be right."""
 
 from __future__ import annotations
 
+import pytest
+
+from streams.cli import main
 from streams.ingest import authorized
 
 TOKENS = [b"old-token-being-rotated", b"current-token"]
@@ -18,3 +22,20 @@ def test_anything_else_is_refused_without_raising() -> None:
     for header in (None, "", "Bearer", "Bearer ", "Basic current-token", "Bearer wrong",
                    "current-token", "Bearer \udcff\udcfe"):  # fmt: skip
         assert not authorized(header, TOKENS), header
+
+
+def test_an_account_field_option_names_a_mapped_format_and_a_field(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--account-field FORMAT=FIELD,...`: refused at start with the reason, never ignored."""
+    refusals = (
+        ("litellm", "at least one field"),
+        ("litellm= ,", "at least one field"),
+        ("v1=account", "must be one of"),
+        ("kafka=consumer.id", "must be one of"),
+    )
+    for bad, reason in refusals:
+        with pytest.raises(SystemExit) as refused:
+            main(["ingest", "--account-field", bad])
+        assert refused.value.code == 2
+        assert reason in capsys.readouterr().err, bad
