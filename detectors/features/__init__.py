@@ -53,6 +53,9 @@ class EventFeatures(NamedTuple):
     hour: int  # hour of day (UTC) of the event
     new_model: bool  # asks for a model released recently (from the pipeline's model registry)
     logit_ids: tuple[int, ...]  # hashes of a sample of the token ids given a logit bias
+    # The newest user input was logged as text, so the text signals read it (not when the
+    # gateway logs no messages, redacts them, or sends its own fingerprint instead)
+    prompt_text: bool
 
 
 def event_key(event_id: str) -> str:
@@ -207,4 +210,5 @@ def extract(event: InferenceEvent, new_model: bool = False) -> EventFeatures:
         hour=int(event.timestamp // 3600 % 24),
         new_model=new_model,
         logit_ids=_sampled_token_ids(bias) if bias else (),
+        prompt_text=bool(text) and request.prompt_fingerprint is None,
     )

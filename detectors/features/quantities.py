@@ -33,7 +33,7 @@ SUM_NAMES = (
     "single_turn", "second_turn", "answered", "completed", "truncated", "throttled",
     "tools_single_turn", "tool_results", "multi_n", "reasoning", "reasoning_nudge", "rubric",
     "instruction_gen", "logprob_tiny", "logit_bias_requests", "logit_bias_entries", "new_model",
-    *CAPABILITY_COUNTERS,
+    *CAPABILITY_COUNTERS, "prompt_text",
 )  # fmt: skip
 _CAPABILITY_ONE_HOT = tuple(
     tuple(int(i == j) for j in range(len(CLASS_NAMES))) for i in range(len(CLASS_NAMES))
@@ -56,7 +56,7 @@ def sum_values(f: EventFeatures) -> tuple[int, ...]:
         int(f.multi_n), int(f.reasoning), int(f.reasoning_nudge), int(f.rubric),
         int(f.instruction_gen), int(f.logprob_tiny), int(f.logit_bias_size > 0),
         f.logit_bias_size, int(f.new_model),
-        *_CAPABILITY_ONE_HOT[f.capability],
+        *_CAPABILITY_ONE_HOT[f.capability], int(f.prompt_text),
     )  # fmt: skip
 
 

@@ -15,7 +15,14 @@ from detectors.contract import (
     Explanation,
     Measure,
     StateLayout,
+    Sum,
 )
+
+# Counted by every windowed detector: requests whose newest user input was logged as text
+PROMPT_TEXT = "prompt_text"
+# Below this share of requests with prompt text, an alert's summary says the text signals saw
+# only part of the window (a gateway with message logging off, or one that redacts it)
+MOSTLY_TEXT = 0.5
 
 
 class WindowedParams(DetectorParams):
@@ -46,7 +53,7 @@ class WindowedDetector:
         self._windows: tuple[int, ...] = ()
 
     def measures(self) -> tuple[Measure, ...]:
-        return self.MEASURES
+        return (*self.MEASURES, Sum(PROMPT_TEXT))
 
     def windows(self) -> tuple[str, ...]:
         windows: tuple[str, ...] = getattr(self.params, "windows", ("24h",))
@@ -56,6 +63,7 @@ class WindowedDetector:
         self.layout = layout
         self._windows = tuple(layout.window_index(name) for name in self.windows())
         self._req = layout.sum_index("requests")
+        self._text = layout.sum_index(PROMPT_TEXT)
         self._bind(layout, peers)
 
     def _bind(self, layout: StateLayout, peers: Mapping[str, Detector]) -> None:
@@ -110,10 +118,20 @@ class WindowedDetector:
         numbers = self.describe(view, window)
         numbers["window"] = name
         numbers["risk"] = rounded(self.window_risk(view, window), 3)
+        requests, with_text = view.totals[window][self._req], view.totals[window][self._text]
+        numbers["requests_with_prompt_text"] = with_text
+        summary = self.summary(view, name, numbers)
+        if with_text < requests * MOSTLY_TEXT:
+            # The text signals (templates, reasoning, rubric, instruction and capability
+            # markers) are blind without it: their silence is no evidence of innocence
+            summary += (
+                f" Prompt text was logged for only {with_text} of {requests} requests: the "
+                "signals read from it saw those alone."
+            )
         return Explanation(
             window=name,
             evidence={self.name: numbers},
-            summary=self.summary(view, name, numbers),
+            summary=summary,
             severity=self.severity(view, numbers),
         )
 

@@ -138,6 +138,24 @@ async def test_a_logit_bias_sweep_pages_critical(config: DetectionConfig) -> Non
     assert [(a["rule_id"], a["severity"]) for a in alerts] == [("logit_probe", "critical")]
 
 
+async def test_an_alert_says_when_the_prompt_text_was_not_logged(
+    config: DetectionConfig,
+) -> None:
+    """A gateway with message logging off (LiteLLM's redaction, Kong without log_payloads)
+    still shows the sweep; the alert tells on-call that the text signals saw nothing."""
+    logged = [bias_event(i, range(i * 300, i * 300 + 300)) for i in range(20)]
+    _, (with_text,) = await final_risks(config, logged)
+    redacted = [{**e, "request": {**e["request"], "messages": []}} for e in logged]
+    _, (without,) = await final_risks(config, redacted)
+    numbers, blind = with_text["evidence"]["logit_probe"], without["evidence"]["logit_probe"]
+    assert numbers["requests_with_prompt_text"] == numbers["requests"] > 0
+    assert "Prompt text" not in with_text["summary"]
+    assert (blind["requests_with_prompt_text"], blind["requests"]) == (0, numbers["requests"])
+    assert (
+        f"Prompt text was logged for only 0 of {blind['requests']} requests" in (without["summary"])
+    )
+
+
 async def test_a_fixed_ban_list_is_not_a_sweep(config: DetectionConfig) -> None:
     """A content filter biasing the same 1,500 token ids down on every request."""
     events = [bias_event(i, range(50_000, 51_500)) for i in range(60)]
