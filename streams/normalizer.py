@@ -3,8 +3,9 @@ OTLP JSON, Kong) mapped to events v1 and produced to the input topic, keyed by a
 
 Detection relies on one account's events arriving in order on one input partition: its state,
 its pending judgement and its incidents assume it (docs/operations.md). Gateway topics are not
-keyed by account: the Collector's Kafka exporter keys by trace, Kong's kafka-log not at all,
-and one OTLP export holds many accounts. So a gateway topic is never read by the detection
+keyed by account: Kong's kafka-log and the Collector's Kafka exporter key nothing (the
+exporter keys by trace at best, with `partition_traces_by_id`), and one OTLP export or LiteLLM
+batch holds many accounts. So a gateway topic is never read by the detection
 agent itself. A normaliser agent (`--extra-input TOPIC=FORMAT`) re-keys its events onto the
 input topic, as `distillwatch ingest` does for pushed records, and its offsets are committed
 only once every event and dead letter is acknowledged. A batch retried after a failure
