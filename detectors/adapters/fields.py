@@ -216,6 +216,10 @@ def content_text(content: Any) -> str | None:
 
 
 SYSTEM_ROLES = frozenset(("system", "developer"))  # roles whose text is the system prompt
+# What LiteLLM logs in place of a message's text when message logging is off (in its own
+# logs, and in the spans and records it exports): no text. Taken as text, every such call of
+# every account would share one prompt, one template, one cross-account fingerprint.
+REDACTED = "redacted-by-litellm"
 
 
 def split_messages(
@@ -223,7 +227,8 @@ def split_messages(
 ) -> list[dict[str, str]]:
     """The chat messages of a list of message objects (those with a string role), each with its
     text by `text_of`; system and developer texts go to `system` instead. A message without text
-    is kept with "" (an assistant turn of tool calls makes the next turn a follow-up)."""
+    is kept with "" (an assistant turn of tool calls makes the next turn a follow-up), and so
+    is a redacted one."""
     messages: list[dict[str, str]] = []
     for message in raw:
         if type(message) is not dict:
@@ -232,6 +237,8 @@ def split_messages(
         if type(role) is not str:
             continue
         text = text_of(message)
+        if text == REDACTED:
+            text = None
         if role in SYSTEM_ROLES:
             if text:
                 system.append(text)

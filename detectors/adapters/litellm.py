@@ -26,6 +26,7 @@ from detectors.adapters.base import (
 )
 from detectors.adapters.fields import (
     OPENAI_PARAMETERS,
+    REDACTED,
     SYSTEM_ROLES,
     as_count,
     as_float,
@@ -48,10 +49,6 @@ DEFAULT_ACCOUNT_KEYS = (
     "user_api_key_user_id",
     "user_api_key_hash",
 )
-# What LiteLLM logs in place of the text when message logging is off: `messages` is then one
-# user message of it (older versions: the string alone). It is no prompt: taken as text, every
-# such call of every account would share one template.
-REDACTED = "redacted-by-litellm"
 # LiteLLM's call types (`acompletion`, `litellm.completion`, `atext_completion`, ...) by the
 # word that names the API
 ENDPOINTS = (

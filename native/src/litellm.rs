@@ -7,7 +7,7 @@ use crate::keys as k;
 use crate::read::{
     as_count, as_float, as_id, as_int, as_str, bail, content_text, first_address, mapping,
     openai_parameter, or, required_str, required_timestamp, string_list, system_text, truthy, walk,
-    Fields, Out, R, SYSTEM_ROLES,
+    Fields, Out, R, REDACTED, SYSTEM_ROLES,
 };
 use crate::value::{get, Members, V};
 
@@ -109,9 +109,6 @@ pub fn event<'a>(record: V<'a>, account_keys: &[String]) -> R<Fields<'a>> {
     event.nest(&k::USAGE, usage);
     Ok(event)
 }
-
-/// What LiteLLM logs in place of the text when message logging is off (litellm.py REDACTED).
-const REDACTED: &str = "redacted-by-litellm";
 
 type Conversation<'a> = (Option<Vec<Out<'a>>>, Option<Cow<'a, str>>, Option<&'a str>);
 

@@ -256,6 +256,8 @@ pub fn join(texts: Vec<&str>) -> Option<Cow<'_, str>> {
 }
 
 pub const SYSTEM_ROLES: [&str; 2] = ["system", "developer"];
+/// What LiteLLM logs in place of a message's text when message logging is off (fields.py).
+pub const REDACTED: &str = "redacted-by-litellm";
 
 /// fields.split_messages: (role, text) of each message with a string role; system and
 /// developer texts go to `system`, the others are chat turns ("" for a turn without text).
@@ -265,6 +267,7 @@ pub fn split_messages<'a>(
 ) -> Vec<Out<'a>> {
     let mut turns = Vec::new();
     for (role, text) in messages {
+        let text = text.filter(|text| text != REDACTED);
         if SYSTEM_ROLES.contains(&role) {
             if let Some(text) = text.filter(|text| !text.is_empty()) {
                 system.push(text);

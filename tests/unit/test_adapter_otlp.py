@@ -163,6 +163,30 @@ def test_the_client_is_read_from_the_resource_when_no_span_has_it() -> None:
     assert mapped["client"] == {**event["client"], "ip": "192.0.2.1"}
 
 
+def test_litellms_redaction_in_a_span_is_no_prompt_text() -> None:
+    """LiteLLM with message logging off records one user message reading
+    "redacted-by-litellm": no text (every redacted call would share it), the turn kept."""
+    request = orjson.loads(GATEWAY)
+    span = genai_span(request)
+    redacted = [{"role": "user", "parts": [{"type": "text", "content": "redacted-by-litellm"}]}]
+    set_attribute(span, "gen_ai.input.messages", {"stringValue": orjson.dumps(redacted).decode()})
+    set_attribute(span, "gen_ai.system_instructions", None)
+    (event,) = adapt(orjson.dumps(request)).events
+    assert event["request"]["messages"] == [{"role": "user", "content": ""}]
+    indexed = [
+        ("gen_ai.prompt.0.role", "system"),
+        ("gen_ai.prompt.0.content", "redacted-by-litellm"),
+        ("gen_ai.prompt.1.role", "user"),
+        ("gen_ai.prompt.1.content", "redacted-by-litellm"),
+    ]
+    set_attribute(span, "gen_ai.input.messages", None)
+    for key, text in indexed:
+        set_attribute(span, key, {"stringValue": text})
+    (event,) = adapt(orjson.dumps(request)).events
+    assert "system" not in event["request"]
+    assert event["request"]["messages"] == [{"role": "user", "content": ""}]
+
+
 def test_the_event_id_is_stable_and_unique_per_span() -> None:
     assert adapt(GATEWAY).events == adapt(GATEWAY).events  # a redelivered export
     ids = [e["event_id"] for e in adapt(DEPRECATED).events + adapt(STRUCTURED).events]

@@ -199,6 +199,11 @@ def kong_with_request_body(body: str) -> bytes:
 @pytest.mark.parametrize(
     "payload",
     [
+        # LiteLLM's redaction string where a message's text is: no text
+        kong_with_request_body(
+            '{"messages": [{"role": "system", "content": "redacted-by-litellm"}, '
+            '{"role": "user", "content": [{"type": "text", "text": "redacted-by-litellm"}]}]}'
+        ),
         # a key repeated: orjson keeps the last value, at the first place
         kong_cases.V38[:-1] + b', "started_at": 1700000000000}',
         b'{"ai": {"proxy": {"meta": {"request_model": "m"}}}, "ai": 1}',
@@ -325,6 +330,13 @@ def otlp_client_on_resource(**attributes: dict[str, Any]) -> bytes:
 @pytest.mark.parametrize(
     "payload",
     [
+        # LiteLLM's redaction string in each of the message forms: no text
+        otlp_with(
+            "gen_ai.input.messages",
+            {"stringValue": '[{"role": "user", "parts": [{"content": "redacted-by-litellm"}]}]'},
+        ),
+        otlp_with("gen_ai.prompt.0.content", {"stringValue": "redacted-by-litellm"}),
+        otlp_with("gen_ai.system_instructions", {"stringValue": "redacted-by-litellm"}),
         # the client read from the resource when no span has it
         otlp_client_on_resource(**{"client.address": {"stringValue": "203.0.113.9, 10.0.0.1"}}),
         otlp_client_on_resource(
