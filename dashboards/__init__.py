@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from dashboards.delivery import DELIVERY_DASHBOARD
+from dashboards.gateways import GATEWAYS
 from dashboards.overview import OVERVIEW
 from dashboards.panels import DashboardSpec
 
-DASHBOARDS: tuple[DashboardSpec, ...] = (OVERVIEW, DELIVERY_DASHBOARD)
+DASHBOARDS: tuple[DashboardSpec, ...] = (OVERVIEW, DELIVERY_DASHBOARD, GATEWAYS)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from dashboards.panels import DISPATCHER, DashboardSpec, Panel, Query, Row, quantile, rate
+from dashboards.panels import (
+    DISPATCHER,
+    DashboardSpec,
+    Panel,
+    Query,
+    Row,
+    median_and_p99,
+    quantile,
+    rate,
+)
 
 DELIVERY = Row(
     "Deliveries",
@@ -81,16 +90,7 @@ LATENCY = Row(
             "Delivery latency",
             "p50 and p99 per sink from the first attempt at an alert to its acceptance, "
             "retries included. Tens of milliseconds is normal; seconds mean retries.",
-            (
-                Query(
-                    quantile(0.5, "distillwatch_sink_delivery_seconds", DISPATCHER, "sink"),
-                    "{{sink}} p50",
-                ),
-                Query(
-                    quantile(0.99, "distillwatch_sink_delivery_seconds", DISPATCHER, "sink"),
-                    "{{sink}} p99",
-                ),
-            ),
+            median_and_p99("distillwatch_sink_delivery_seconds", DISPATCHER, "sink"),
             unit="s",
         ),
         Panel(

@@ -3,7 +3,16 @@ is its state healthy. One row per question an on-call asks, top to bottom."""
 
 from __future__ import annotations
 
-from dashboards.panels import WORKER, DashboardSpec, Panel, Query, Row, quantile, rate
+from dashboards.panels import (
+    WORKER,
+    DashboardSpec,
+    Panel,
+    Query,
+    Row,
+    median_and_p99,
+    quantile,
+    rate,
+)
 
 THROUGHPUT = Row(
     "Throughput and lag",
@@ -69,10 +78,7 @@ LATENCY = Row(
             "p50 and p99 of the delay from an event's timestamp (when the gateway served it) "
             "to the delivery of its batch: the detection delay distillwatch adds. Under a "
             "second live; minutes mean a backlog.",
-            (
-                Query(quantile(0.5, "distillwatch_event_delay_seconds", WORKER), "p50"),
-                Query(quantile(0.99, "distillwatch_event_delay_seconds", WORKER), "p99"),
-            ),
+            median_and_p99("distillwatch_event_delay_seconds", WORKER),
             unit="s",
             width=8,
         ),
@@ -80,10 +86,7 @@ LATENCY = Row(
             "Batch duration",
             "p50 and p99 of one batch end to end (state, detection, alert ledger, produce, "
             "confirm), retries included. A p99 near the session timeout risks rebalances.",
-            (
-                Query(quantile(0.5, "distillwatch_batch_processing_seconds", WORKER), "p50"),
-                Query(quantile(0.99, "distillwatch_batch_processing_seconds", WORKER), "p99"),
-            ),
+            median_and_p99("distillwatch_batch_processing_seconds", WORKER),
             unit="s",
             width=8,
         ),

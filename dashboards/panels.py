@@ -23,6 +23,13 @@ DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 # dashboard variables, so a deployment with other job names edits them in Grafana
 WORKER = 'job=~"$worker_job"'
 DISPATCHER = 'job=~"$dispatcher_job"'
+INGEST = 'job=~"$ingest_job"'
+# variable -> (its label, the default job name)
+JOB_VARIABLES = {
+    "worker_job": ("Worker job", "distillwatch-worker"),
+    "dispatcher_job": ("Dispatcher job", "distillwatch-dispatcher"),
+    "ingest_job": ("Ingest job", "distillwatch-ingest"),
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class DashboardSpec:
     title: str
     description: str
     rows: tuple[Row, ...]
+    jobs: tuple[str, ...] = ("worker_job", "dispatcher_job")  # the job variables it offers
     file_name: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +80,15 @@ def quantile(q: float, metric: str, selector: str, by: str = "") -> str:
     return (
         f"histogram_quantile({q}, sum by ({labels}) "
         f"(rate({metric}_bucket{{{selector}}}[$__rate_interval])))"
+    )
+
+
+def median_and_p99(metric: str, selector: str, by: str = "") -> tuple[Query, Query]:
+    """A histogram's p50 and p99, by `by` (one label) when given."""
+    prefix = f"{{{{{by}}}}} " if by else ""
+    return (
+        Query(quantile(0.5, metric, selector, by), f"{prefix}p50"),
+        Query(quantile(0.99, metric, selector, by), f"{prefix}p99"),
     )
 
 
@@ -116,9 +133,9 @@ def build_dashboard(spec: DashboardSpec) -> dashboard.Dashboard:
         .with_variable(
             dashboard.DatasourceVariable("datasource").label("Prometheus").type("prometheus")
         )
-        .with_variable(job_variable("worker_job", "Worker job", "distillwatch-worker"))
-        .with_variable(job_variable("dispatcher_job", "Dispatcher job", "distillwatch-dispatcher"))
     )
+    for variable in spec.jobs:
+        built = built.with_variable(job_variable(variable, *JOB_VARIABLES[variable]))
     panel_id = 0
     for row in spec.rows:
         panel_id += 1

@@ -29,10 +29,12 @@ def scrape_config(
     alertmanagers: Sequence[str] = (),
     interval: str = "15s",
     rules: Path = RULES,
+    ingests: Sequence[str] = (),
 ) -> str:
     """Prometheus's configuration: the jobs the dashboards and rules expect
-    (`distillwatch-worker`, `distillwatch-dispatcher`), distillwatch's own alerting rules, and
-    the Alertmanagers they notify. Addresses are host:port."""
+    (`distillwatch-worker`, `distillwatch-dispatcher`, `distillwatch-ingest` when ingest
+    endpoints are given), distillwatch's own alerting rules, and the Alertmanagers they
+    notify. Addresses are host:port."""
     config: dict[str, Any] = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(rules / "*.yml")],
@@ -44,6 +46,10 @@ def scrape_config(
             },
         ],
     }
+    if ingests:
+        config["scrape_configs"].append(
+            {"job_name": "distillwatch-ingest", "static_configs": [{"targets": list(ingests)}]}
+        )
     if alertmanagers:
         config["alerting"] = {
             "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]

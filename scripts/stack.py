@@ -1,7 +1,8 @@
 """`make stack`: the compose topology as plain processes, for a machine without Docker.
 
 Redis, Kafka (KRaft) and Alertmanager as `make test` starts them (scripts/testenv.py, reused
-when already running), then N workers on one consumer group, the alert dispatcher, Prometheus
+when already running), then N workers on one consumer group, the alert dispatcher, the ingest
+endpoint for gateways that push (its bearer token in a file of the stack's folder), Prometheus
 scraping them with distillwatch's own alerting rules, Grafana with the dashboards where a
 `grafana` binary is installed, and the simulator producing live traffic. Ctrl-C stops
 everything it started, in reverse order.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -119,6 +121,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--alertmanager", default="http://127.0.0.1:19093")
     parser.add_argument("--prometheus-port", type=int, default=19090)
     parser.add_argument("--grafana-port", type=int, default=13000)
+    parser.add_argument("--ingest-port", type=int, default=18088)
     parser.add_argument("--key-prefix", default="dwstack")
     parser.add_argument("--smoke", action="store_true", help="check the stack, then stop")
     args = parser.parse_args(argv)
@@ -134,7 +137,10 @@ def main(argv: list[str]) -> int:
         .replace("rule_files: [rules/*.yaml]", f"rule_files: ['{ROOT / 'config/rules'}/*.yaml']")
     )  # fmt: skip
     worker_ports = [testenv.free_port() for _ in range(args.workers)]
-    dispatcher_port = testenv.free_port()
+    dispatcher_port, ingest_metrics_port = testenv.free_port(), testenv.free_port()
+    token_file = folder / "ingest_token"
+    token_file.write_text(secrets.token_urlsafe(32) + "\n")
+    token_file.chmod(0o600)
     with ExitStack() as stack:
         stack.enter_context(testenv.redis_service(args.redis))
         stack.enter_context(testenv.kafka_service(args.kafka))
@@ -154,12 +160,17 @@ def main(argv: list[str]) -> int:
             "--parked-topic", f"{topics['alerts']}.parked", "--key-prefix", run,
             "--group-prefix", f"{run}-sink", "--metrics-port", str(dispatcher_port),
         ), folder))  # fmt: skip
+        stack.enter_context(process("ingest", distillwatch(
+            "ingest", "--kafka", args.kafka, "--topic", topics["input"], "--host", "127.0.0.1",
+            "--port", str(args.ingest_port), "--metrics-port", str(ingest_metrics_port),
+        ), folder, DISTILLWATCH_INGEST_TOKENS_FILE=str(token_file)))  # fmt: skip
         prometheus = PrometheusServer(
             str(Path(testenv.ensure_promtool()).with_name("prometheus")), folder / "prometheus",
             "127.0.0.1", args.prometheus_port,
             scrape_config([f"127.0.0.1:{p}" for p in worker_ports],
                           [f"127.0.0.1:{dispatcher_port}"],
-                          [args.alertmanager.removeprefix("http://")], interval="5s"),
+                          [args.alertmanager.removeprefix("http://")], interval="5s",
+                          ingests=[f"127.0.0.1:{ingest_metrics_port}"]),
         )  # fmt: skip
         prometheus.start()
         stack.callback(prometheus.stop)
@@ -170,10 +181,12 @@ def main(argv: list[str]) -> int:
             "--rate", str(args.rate),
         ], folder))  # fmt: skip
         testenv.log(f"Prometheus {prometheus.url}, Alertmanager {args.alertmanager}, "
-                    f"Grafana {grafana_url or '(not installed)'}; logs in {folder}")  # fmt: skip
+                    f"Grafana {grafana_url or '(not installed)'}, ingest "
+                    f"http://127.0.0.1:{args.ingest_port} (bearer token in {token_file}); "
+                    f"logs in {folder}")  # fmt: skip
         try:
             if args.smoke:
-                smoke_check(prometheus, targets=args.workers + 1)
+                smoke_check(prometheus, targets=args.workers + 2)
                 testenv.log("smoke check passed: every process scraped, events processed")
                 return 0
             testenv.log("running: Ctrl-C stops the stack")

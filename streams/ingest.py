@@ -42,6 +42,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, s
 
 from detectors.adapters import V1, adapter_for
 from detectors.adapters.base import (
+    ADAPTER_REASONS,
+    NOT_AN_INFERENCE,
     NOT_AN_OBJECT,
     NOT_JSON,
     Adapter,
@@ -50,6 +52,7 @@ from detectors.adapters.base import (
 )
 from detectors.adapters.fields import map_each
 from detectors.decode import DEFAULT_MAX_EVENT_BYTES
+from detectors.decode import REASONS as DECODE_REASONS
 from streams.adapted_input import expand
 from streams.kafka_check import KafkaUnavailable, check_kafka
 from streams.kafka_security import KafkaSecurity, add_kafka_security_args
@@ -69,12 +72,16 @@ ROUTES = {
     "/v1/kong": "kong",
     "/v1/events": "v1",
 }
+# What a record can be rejected for: the adapters' reasons and the v1 decoder's (a record of
+# no LLM call is skipped, never rejected)
+REJECTION_REASONS = tuple(sorted({*ADAPTER_REASONS, *DECODE_REASONS} - {NOT_AN_INFERENCE}))
 REQUEST_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(frozen=True)
 class IngestMetrics:
     records: Counter  # labels: format, outcome = accepted | rejected | skipped
+    rejections: Counter  # labels: format, reason (REJECTION_REASONS)
     requests: Counter  # labels: format, code
     request_seconds: Histogram  # labels: format
 
@@ -87,6 +94,12 @@ class IngestMetrics:
                 "requests topic; rejected: reported back to the gateway with the reason; "
                 "skipped: no inference, such as a Kong entry without the AI proxy)",
                 ["format", "outcome"],
+                registry=registry,
+            ),
+            rejections=Counter(
+                "distillwatch_ingest_rejections_total",
+                "Records the ingest endpoint reported back as not mapped, by format and reason",
+                ["format", "reason"],
                 registry=registry,
             ),
             requests=Counter(
@@ -221,6 +234,8 @@ class IngestApp:
         self.metrics.records.labels(format=fmt, outcome="accepted").inc(len(expanded.payloads))
         self.metrics.records.labels(format=fmt, outcome="rejected").inc(len(rejected))
         self.metrics.records.labels(format=fmt, outcome="skipped").inc(expanded.skipped_parts)
+        for _, why in expanded.rejected:
+            self.metrics.rejections.labels(format=fmt, reason=why.reason).inc()
         if fmt == "otlp-json":  # OTLP/HTTP: 200 with partialSuccess, as the spec has it
             partial = (
                 {"rejectedSpans": len(rejected), "errorMessage": _summary(rejected)}
@@ -317,6 +332,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for fmt in ROUTES.values():
         for outcome in ("accepted", "rejected", "skipped"):
             metrics.records.labels(format=fmt, outcome=outcome)
+        for reason in REJECTION_REASONS:
+            metrics.rejections.labels(format=fmt, reason=reason)
     register_build_info(REGISTRY, "ingest")
     if args.metrics_port:
         start_http_server(args.metrics_port)

@@ -1,7 +1,9 @@
 """End to end with a real Prometheus: simulated traffic -> Kafka -> a live worker -> alerts ->
-a live dispatcher -> Alertmanager, both processes scraped. Every query of the committed
-dashboards returns series, and every alerting rule for distillwatch's own health loads,
-evaluates without error and reads only metrics that are exported."""
+a live dispatcher -> Alertmanager, with gateway logs coming in both ways (Kong entries on a
+gateway topic the worker reads, LiteLLM batches pushed to a live ingest endpoint); the worker,
+the dispatcher and ingest scraped. Every query of the committed dashboards returns series, and
+every alerting rule for distillwatch's own health loads, evaluates without error and reads
+only metrics that are exported."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -20,6 +23,7 @@ import yaml
 from prometheus_server import PrometheusServer, scrape_config  # scripts/, on the path
 
 from streams.sim.scenarios import simulate
+from tests.adapter_checks import as_litellm
 from tests.helpers import ROOT
 from tests.integration.harness import (
     Topics,
@@ -27,8 +31,10 @@ from tests.integration.harness import (
     free_port,
     poll_until,
     produce,
+    run_ingest,
     start_worker,
 )
+from tests.unit.test_adapter_kong import as_kong
 
 pytestmark = pytest.mark.integration
 DASHBOARDS = ROOT / "config" / "grafana" / "dashboards"
@@ -39,6 +45,7 @@ VARIABLES = {
     "$__range": "5m",
     "$worker_job": "distillwatch-worker",
     "$dispatcher_job": "distillwatch-dispatcher",
+    "$ingest_job": "distillwatch-ingest",
 }
 METRIC_NAME = re.compile(r"\b(distillwatch_[a-z_]+|up)\b")
 
@@ -112,18 +119,45 @@ def topics() -> Topics:
     return Topics.fresh()
 
 
+def gateway_events(seed: int, count: int) -> list[dict[str, Any]]:
+    lines = simulate("benign", hours=0.2, seed=seed, benign_accounts=5).lines()
+    return [orjson.loads(line) for line in lines][:count]
+
+
 @pytest.fixture
 def worker(
     tmp_path: Path, kafka_bootstrap: str, redis_url: str, key_prefix: str, topics: Topics
 ) -> Iterator[WorkerProcess]:
+    """The worker, also reading a Kong kafka-log topic that holds 20 entries and one that
+    maps to no event (its time is not a time)."""
+    kong_topic = f"{topics.input}-kong"
+    entries = [as_kong(event) for event in gateway_events(31, 21)]
+    entries[-1]["started_at"] = "yesterday"
+    produce(kafka_bootstrap, kong_topic, [(b"kong-1", orjson.dumps(e)) for e in entries])
     process = start_worker(
         tmp_path, kafka_bootstrap, redis_url, topics, f"e2e-{uuid.uuid4().hex[:6]}", key_prefix,
-        batch_size=300, extra_args=["--state-sample-seconds", "2"],
+        batch_size=300,
+        extra_args=["--state-sample-seconds", "2", "--extra-input", f"{kong_topic}=kong"],
     )  # fmt: skip
     try:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def ingest(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[tuple[str, str]]:
+    """A live ingest endpoint: (its URL, its metrics address)."""
+    port = free_port()
+    with run_ingest(
+        tmp_path, kafka_bootstrap, topics.input, uuid.uuid4().hex, ["--metrics-port", str(port)]
+    ) as process:
+        # A LiteLLM batch with one record that maps to no event, and a push with a wrong token
+        batch = [as_litellm(event) for event in gateway_events(32, 20)] + [{"startTime": 1}]
+        status, answer = process.post("/v1/litellm", orjson.dumps(batch))
+        assert (status, answer["accepted"], len(answer["rejected"])) == (200, 20, 1), answer
+        assert process.post("/v1/litellm", orjson.dumps(batch), token="not-a-token")[0] == 401
+        yield process.url, f"127.0.0.1:{port}"
 
 
 def test_every_dashboard_and_rule_query_returns_series_from_a_live_run(
@@ -133,22 +167,27 @@ def test_every_dashboard_and_rule_query_returns_series_from_a_live_run(
     topics: Topics,
     worker: WorkerProcess,
     dispatcher: str,
+    ingest: tuple[str, str],
 ) -> None:
     messages = traffic()
     produce(kafka_bootstrap, topics.input, messages)
     prometheus = PrometheusServer(
         prometheus_bin, tmp_path / "prometheus", "127.0.0.1", free_port(),
-        scrape_config([f"127.0.0.1:{worker.metrics_port}"], [dispatcher], interval="1s"),
+        scrape_config([f"127.0.0.1:{worker.metrics_port}"], [dispatcher], interval="1s",
+                      ingests=[ingest[1]]),
     )  # fmt: skip
     prometheus.start()
     try:
         poll_until(
             lambda: prometheus.query(
-                f"sum(distillwatch_events_total) >= {len(messages)}"
+                f"sum(distillwatch_events_total) >= {len(messages) + 40}"
                 " and on() count(distillwatch_sink_deliveries_total{outcome='sent'} > 0)"
                 " and on() distillwatch_tracked_accounts > 0"
+                " and on() sum(distillwatch_normalized_total{outcome='dead_letter'}) > 0"
+                " and on() sum(distillwatch_ingest_records_total{outcome='accepted'}) > 0"
             ),
-            "every event processed, an alert delivered and the state sampled, in Prometheus",
+            "every event processed (the gateways' 40 too), an alert delivered and the state"
+            " sampled, in Prometheus",
             deadline_s=180,
             worker=worker,
         )

@@ -1,4 +1,5 @@
-"""Run the real `distillwatch worker` as a process against the test Kafka and Redis."""
+"""Run the real `distillwatch worker` (and `distillwatch ingest`) as processes against the test
+Kafka and Redis."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from detectors.config import LinkageConfig
@@ -197,6 +200,65 @@ def start_worker(
             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
         )
     return WorkerProcess(proc, log_path, port)
+
+
+@dataclass
+class IngestProcess:
+    """A running `distillwatch ingest`: `post` answers (status, JSON body) as a gateway sees it."""
+
+    url: str
+    token: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def post(self, path: str, body: bytes, token: str | None = "") -> tuple[int, dict[str, Any]]:
+        """`token`: "" for the process's own, None for no Authorization header."""
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token or self.token}"
+        request = urllib.request.Request(self.url + path, body, headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return int(response.status), orjson.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, orjson.loads(error.read() or b"{}")
+
+
+@contextmanager
+def run_ingest(
+    tmp_path: Path, bootstrap: str, topic: str, token: str, extra_args: Sequence[str] = ()
+) -> Iterator[IngestProcess]:
+    """`distillwatch ingest` producing to `topic`, accepting `token` (and an old one being
+    rotated out); yields once /healthz answers, and checks at the end that the log never
+    held the token."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"an-old-token-being-rotated-out\n{token}\n")
+    port = free_port()
+    log = tmp_path / "ingest.log"
+    command = [
+        sys.executable, "-m", "streams.cli", "ingest", "--kafka", bootstrap, "--topic", topic,
+        "--port", str(port), "--max-body-bytes", "2000000", *extra_args,
+    ]  # fmt: skip
+    env = dict(os.environ, DISTILLWATCH_INGEST_TOKENS_FILE=str(tokens))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        poll_until(lambda: _healthy(url) or proc.poll() is not None, "ingest to listen")
+        assert proc.poll() is None, log.read_text()
+        yield IngestProcess(url, token, proc, log)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert token not in log.read_text()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+            return int(response.status) == 200
+    except OSError:
+        return False
 
 
 def produce(

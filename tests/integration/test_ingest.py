@@ -7,14 +7,10 @@ of the same mapped events raises."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +25,12 @@ from streams.sim.scenarios import simulate
 from tests.adapter_checks import as_litellm
 from tests.helpers import ROOT
 from tests.integration.harness import (
+    IngestProcess,
     TopicReader,
     Topics,
     free_port,
     poll_until,
+    run_ingest,
     start_worker,
 )
 from tests.unit.test_adapter_kong import as_kong
@@ -40,24 +38,6 @@ from tests.unit.test_adapter_otlp import as_otlp_export
 
 pytestmark = pytest.mark.integration
 TOKEN = "ingest-test-token-" + uuid.uuid4().hex
-
-
-@dataclass
-class Ingest:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def post(self, path: str, body: bytes, token: str | None = TOKEN) -> tuple[int, dict[str, Any]]:
-        headers = {"Content-Type": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(self.url + path, body, headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return int(response.status), orjson.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, orjson.loads(error.read() or b"{}")
 
 
 @pytest.fixture
@@ -74,40 +54,13 @@ def ingest_args() -> list[str]:
 @pytest.fixture
 def ingest(
     tmp_path: Path, kafka_bootstrap: str, topics: Topics, ingest_args: list[str]
-) -> Iterator[Ingest]:
-    tokens = tmp_path / "tokens"
-    tokens.write_text(f"an-old-token-being-rotated-out\n{TOKEN}\n")
-    port = free_port()
-    log = tmp_path / "ingest.log"
-    command = [
-        sys.executable, "-m", "streams.cli", "ingest", "--kafka", kafka_bootstrap,
-        "--topic", topics.input, "--port", str(port), "--max-body-bytes", "2000000",
-        *ingest_args,
-    ]  # fmt: skip
-    env = dict(os.environ, DISTILLWATCH_INGEST_TOKENS_FILE=str(tokens))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        poll_until(lambda: _healthy(url) or proc.poll() is not None, "ingest to listen")
-        assert proc.poll() is None, log.read_text()
-        yield Ingest(url, proc, log)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    assert TOKEN not in log.read_text()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
-            return int(response.status) == 200
-    except OSError:
-        return False
+) -> Iterator[IngestProcess]:
+    with run_ingest(tmp_path, kafka_bootstrap, topics.input, TOKEN, ingest_args) as process:
+        yield process
 
 
 def test_authentication_size_limit_and_a_half_bad_batch(
-    ingest: Ingest, kafka_bootstrap: str, topics: Topics
+    ingest: IngestProcess, kafka_bootstrap: str, topics: Topics
 ) -> None:
     lines = simulate("benign", hours=0.2, seed=4, benign_accounts=5).lines()
     good = [as_litellm(orjson.loads(line)) for line in lines][:20]
@@ -139,7 +92,7 @@ def test_authentication_size_limit_and_a_half_bad_batch(
 
 def test_litellm_logs_posted_to_ingest_raise_the_alerts_of_their_replay(
     tmp_path: Path,
-    ingest: Ingest,
+    ingest: IngestProcess,
     kafka_bootstrap: str,
     redis_url: str,
     key_prefix: str,
@@ -198,7 +151,7 @@ def per_account(alerts: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 
 def test_otlp_traces_and_kong_entries_are_taken_on_their_routes(
-    ingest: Ingest, kafka_bootstrap: str, topics: Topics
+    ingest: IngestProcess, kafka_bootstrap: str, topics: Topics
 ) -> None:
     lines = simulate("benign", hours=0.2, seed=9, benign_accounts=4).lines()
     events = [orjson.loads(line) for line in lines][:12]
@@ -236,7 +189,7 @@ METRICS_PORT = free_port()
     ]],
 )  # fmt: skip
 def test_the_account_field_is_chosen_per_format_and_otlp_hears_of_rejected_spans(
-    ingest: Ingest, kafka_bootstrap: str, topics: Topics
+    ingest: IngestProcess, kafka_bootstrap: str, topics: Topics
 ) -> None:
     """The operator's account field per format, as the worker's `--account-field` (LiteLLM by
     key hash, Kong by consumer id; OTLP left at its default); an OTLP span without an account
@@ -276,3 +229,9 @@ def test_the_account_field_is_chosen_per_format_and_otlp_hears_of_rejected_spans
                                 ("otlp-json", "rejected", 1)):  # fmt: skip
         line = f'distillwatch_ingest_records_total{{format="{fmt}",outcome="{outcome}"}} {count}.0'
         assert line in metrics, line
+    # Rejections by reason, every reason exported from the start (0 until it happens)
+    for fmt, reason, count in (("otlp-json", "missing_field", 1), ("otlp-json", "not_json", 0),
+                               ("kong", "bad_timestamp", 0)):  # fmt: skip
+        line = f'distillwatch_ingest_rejections_total{{format="{fmt}",reason="{reason}"}} {count}.0'
+        assert line in metrics, line
+    assert 'reason="not_an_inference"' not in metrics  # skipped, never a rejection

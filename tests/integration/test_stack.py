@@ -1,6 +1,7 @@
 """`make stack` (scripts/stack.py) brings the topology up as processes: its smoke mode starts
-workers, the dispatcher, Prometheus and the simulator on the test services, and passes once
-Prometheus scrapes every process and the workers have processed events."""
+workers, the dispatcher, the ingest endpoint, Prometheus and the simulator on the test
+services, and passes once Prometheus scrapes every process and the workers have processed
+events."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def test_stack_smoke(
         sys.executable, str(ROOT / "scripts" / "stack.py"), "--smoke", "--workers", "2",
         "--rate", "200", "--hours", "0.5", "--kafka", kafka_bootstrap, "--redis", redis_url,
         "--alertmanager", alertmanager_url, "--prometheus-port", str(testenv.free_port()),
+        "--ingest-port", str(testenv.free_port()),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
