@@ -68,10 +68,13 @@ INGEST_ROW = Row(
         ),
         Panel(
             "Requests by status code",
-            "Requests answered per second by format and HTTP status. 200 is normal; 401 a "
-            "token the gateway lacks, 413 a body over --max-body-bytes, 400 a batch of which "
-            "nothing mapped (DistillwatchIngestRefusing), 503 Kafka unavailable "
-            "(DistillwatchIngestFailing). LiteLLM does not retry: what it was refused is lost.",
+            "Requests answered per second by format and HTTP status. 200 is normal. The "
+            "gateway's side (DistillwatchIngestRefusing): 401 a token it lacks, 413 a body over "
+            "--max-body-bytes, 415 an OTLP exporter sending protobuf, 400 a batch of which "
+            "nothing mapped (for OTLP, a body that is not JSON). Ingest's side "
+            "(DistillwatchIngestFailing): 503 Kafka unavailable or slower than "
+            "--produce-timeout, 500 Kafka refusing for good or a bug. LiteLLM does not retry: "
+            "every batch it was not answered 2xx is lost (DistillwatchIngestBatchesLost).",
             (
                 Query(
                     rate("distillwatch_ingest_requests_total", INGEST, "format, code"),
@@ -89,10 +92,14 @@ INGEST_ROW = Row(
             unit="s",
         ),
         Panel(
-            "Ingest processes up",
-            "Ingest processes Prometheus scrapes successfully. With none, pushing gateways "
-            "cannot deliver their logs (DistillwatchIngestDown).",
-            (Query(f"sum(up{{{INGEST}}})"),),
+            "Ingest processes",
+            "Ingest processes Prometheus scrapes successfully (up) and fails to (down). With "
+            "none up, pushing gateways cannot deliver their logs (DistillwatchIngestDown); "
+            "one down of several is less headroom (DistillwatchIngestInstanceDown).",
+            (
+                Query(f"sum(up{{{INGEST}}})", "up"),
+                Query(f"count(up{{{INGEST}}}) - sum(up{{{INGEST}}})", "down"),
+            ),
             kind="stat",
         ),
     ),
@@ -105,8 +112,9 @@ TOPICS_ROW = Row(
             "Gateway records by format and outcome",
             "Records of the gateway topics (`--extra-input`) the workers mapped per second, "
             "by format and outcome: `event` (produced to the requests topic), `dead_letter` "
-            "(mapped to no event: on the dead-letter topic with the reason in its headers) "
-            "or `skipped` (no LLM call). Empty when no worker reads a gateway topic.",
+            "(a record or span that mapped to no event; its message is on the dead-letter "
+            "topic with the reason in its headers) or `skipped` (no LLM call). Empty when no "
+            "worker reads a gateway topic.",
             (
                 Query(
                     rate("distillwatch_normalized_total", WORKER, "format, outcome"),

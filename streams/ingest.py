@@ -13,13 +13,15 @@ Every POST needs `Authorization: Bearer <token>`: one of the tokens in
 over `--max-body-bytes` is refused whole with 413.
 
 A request is answered once its events are on the topic: the idempotent producer waits for
-every broker acknowledgement (acks=all), so a 2xx means nothing is lost. A Kafka failure
-answers 503 with Retry-After; the OTLP exporters and Kong's http-log retry it (LiteLLM's
-generic_api does not: docs/adapters.md), and the event ids make a second copy harmless
-downstream. `--account-field FORMAT=FIELD,...` says where a format's account is. The
-records of a batch that do not map, or that the v1 decoder would refuse, are reported with
-their index and reason, and the rest still goes through: 200 if any record was taken, 400
-if none was. OTLP gets its own `partialSuccess` answer.
+every broker acknowledgement (acks=all), so a 2xx means nothing is lost. Kafka unavailable, or
+not acknowledging within `--produce-timeout`, answers 503 with Retry-After; the OTLP exporters
+and Kong's http-log retry it (LiteLLM's generic_api does not: docs/adapters.md), and the event
+ids make a second copy harmless downstream (part of the batch may be on the topic already,
+and the producer still delivers what it holds once the brokers are back).
+`--account-field FORMAT=FIELD,...` says where a format's account is. The records of a batch
+that do not map, or that the v1 decoder would refuse, are reported with their index and
+reason, and the rest still goes through: 200 if any record was taken, 400 if none was. OTLP
+gets its own `partialSuccess` answer.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 
 from detectors.adapters import V1, adapter_for
@@ -65,6 +67,10 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_INGEST_EVENT_BYTES = 1_000_000
 PRODUCE_HEADROOM_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = "5"
+# Under the gateways' own request timeouts (Kong's http-log 10 s, the Collector's otlphttp
+# 30 s), so they hear 503 and retry rather than time out; the producer's own batch expiry (40 s,
+# and none at all for an idempotent producer's batches in flight) is far longer
+DEFAULT_PRODUCE_TIMEOUT_S = 8.0
 # Route -> input format
 ROUTES = {
     "/v1/litellm": "litellm",
@@ -75,6 +81,8 @@ ROUTES = {
 # What a record can be rejected for: the adapters' reasons and the v1 decoder's (a record of
 # no LLM call is skipped, never rejected)
 REJECTION_REASONS = tuple(sorted({*ADAPTER_REASONS, *DECODE_REASONS} - {NOT_AN_INFERENCE}))
+# Every status a POST is answered with (handle, _handle): their series exist from the start
+ANSWER_CODES = ("200", "400", "401", "413", "415", "500", "503")
 REQUEST_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -171,6 +179,7 @@ class IngestApp:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         account_fields: Mapping[str, Sequence[str]] | None = None,
+        produce_timeout_s: float = DEFAULT_PRODUCE_TIMEOUT_S,
     ) -> None:
         """`account_fields`: format -> where its account is, in order (absent: the format's
         default order, docs/adapters.md)."""
@@ -178,6 +187,7 @@ class IngestApp:
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.max_event_bytes = max_event_bytes
+        self.produce_timeout_s = produce_timeout_s
         fields = account_fields or {}
         self.adapters: dict[str, Adapter | None] = {
             fmt: adapter_for(fmt, fields.get(fmt)) for fmt in ROUTES.values()
@@ -223,14 +233,20 @@ class IngestApp:
         if fmt == "otlp-json" and rejected and rejected[0]["reason"] == NOT_JSON:
             return _error(400, "the body is not OTLP JSON")  # OTLP/HTTP: undecodable is 400
         try:
-            await self._produce(expanded.payloads, expanded.keys)
+            async with asyncio.timeout(self.produce_timeout_s):
+                await self._produce(expanded.payloads, expanded.keys)
+        except (TimeoutError, KafkaTimeoutError):  # aiokafka marks its timeout not retriable
+            log.warning(
+                "ingest: Kafka did not acknowledge a batch of %d within %.1f s",
+                len(expanded.payloads),
+                self.produce_timeout_s,
+            )
+            return _unavailable(f"Kafka did not acknowledge within {self.produce_timeout_s:g} s")
         except KafkaError as error:
             log.warning("ingest: Kafka refused a batch of %d: %s", len(expanded.payloads), error)
             if not error.retriable:  # a retry cannot succeed (authorization, size)
                 return _error(500, f"Kafka refused the events: {type(error).__name__}")
-            response = _error(503, "Kafka is unavailable; retry later")
-            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
-            return response
+            return _unavailable("Kafka is unavailable")
         self.metrics.records.labels(format=fmt, outcome="accepted").inc(len(expanded.payloads))
         self.metrics.records.labels(format=fmt, outcome="rejected").inc(len(rejected))
         self.metrics.records.labels(format=fmt, outcome="skipped").inc(expanded.skipped_parts)
@@ -274,6 +290,12 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _unavailable(why: str) -> web.Response:
+    response = _error(503, f"{why}; retry later")
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
 def add_ingest_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "ingest", help="HTTP endpoint for gateway logs (LiteLLM, OTLP JSON, Kong, events v1)"
@@ -301,10 +323,29 @@ def add_ingest_parser(subparsers: Any) -> argparse.ArgumentParser:
         "format; default: the format's own order, docs/adapters.md). E.g. "
         "litellm=user_api_key_user_id,user_api_key_hash or kong=consumer.username",
     )
+    parser.add_argument(
+        "--produce-timeout",
+        type=positive_seconds,
+        default=DEFAULT_PRODUCE_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long a request waits for the brokers' acknowledgements before it is answered "
+        "503 with Retry-After; keep it under the gateways' request timeouts (default: "
+        "%(default)s)",
+    )
     parser.add_argument("--metrics-port", type=int, default=0, help="0: no metrics endpoint")
     add_kafka_security_args(parser)
     parser.set_defaults(func=cmd_ingest)
     return parser
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 seconds")
+    return seconds
 
 
 def account_fields_option(text: str) -> tuple[str, tuple[str, ...]]:
@@ -334,6 +375,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             metrics.records.labels(format=fmt, outcome=outcome)
         for reason in REJECTION_REASONS:
             metrics.rejections.labels(format=fmt, reason=reason)
+        for code in ANSWER_CODES:
+            metrics.requests.labels(format=fmt, code=code)
     register_build_info(REGISTRY, "ingest")
     if args.metrics_port:
         start_http_server(args.metrics_port)
@@ -363,6 +406,7 @@ async def _serve(
             args.max_body_bytes,
             args.max_event_bytes,
             account_fields=_by_format(args.account_field),
+            produce_timeout_s=args.produce_timeout,
         ).app()
     )
     await runner.setup()

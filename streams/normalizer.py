@@ -102,7 +102,10 @@ class GatewayNormalizer:
                 )  # fmt: skip
         counted = self.metrics.normalized
         counted.labels(format=self.input_format, outcome="event").inc(len(expanded.payloads))
-        counted.labels(format=self.input_format, outcome="dead_letter").inc(len(letters))
+        # Mapped and unmapped counted alike, one by one (a message may hold many records, an
+        # export many spans), so their ratio is the share of calls lost to detection; the
+        # dead letters, one per message, are counted by reason below
+        counted.labels(format=self.input_format, outcome="dead_letter").inc(len(expanded.rejected))
         counted.labels(format=self.input_format, outcome="skipped").inc(expanded.skipped)
         for rejections in letters.values():
             self.metrics.dead_letters.labels(reason=rejections[0].reason).inc()

@@ -213,15 +213,22 @@ class IngestProcess:
 
     def post(self, path: str, body: bytes, token: str | None = "") -> tuple[int, dict[str, Any]]:
         """`token`: "" for the process's own, None for no Authorization header."""
+        status, answer, _ = self.exchange(path, body, token)
+        return status, answer
+
+    def exchange(
+        self, path: str, body: bytes, token: str | None = ""
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """As `post`, with the answer's headers."""
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token or self.token}"
         request = urllib.request.Request(self.url + path, body, headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return int(response.status), orjson.loads(response.read())
+                return int(response.status), orjson.loads(response.read()), dict(response.headers)
         except urllib.error.HTTPError as error:
-            return error.code, orjson.loads(error.read() or b"{}")
+            return error.code, orjson.loads(error.read() or b"{}"), dict(error.headers)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
+import testenv  # scripts/, on the path from tests/conftest.py
 
 from detectors.adapters.litellm import litellm_adapter
 from streams.config_loader import load_config
@@ -235,3 +236,47 @@ def test_the_account_field_is_chosen_per_format_and_otlp_hears_of_rejected_spans
         line = f'distillwatch_ingest_rejections_total{{format="{fmt}",reason="{reason}"}} {count}.0'
         assert line in metrics, line
     assert 'reason="not_an_inference"' not in metrics  # skipped, never a rejection
+    # Every answer's series from the start: an alert's increase() sees the first failure
+    for code in ("400", "401", "413", "415", "500", "503"):
+        line = f'distillwatch_ingest_requests_total{{code="{code}",format="litellm"}} 0.0'
+        assert line in metrics, line
+
+
+def test_a_kafka_outage_is_answered_503_with_retry_after_and_pushes_resume(
+    tmp_path: Path,
+) -> None:
+    """The broker dies under a running ingest: a push is answered 503 with Retry-After once
+    --produce-timeout has passed (not a hang, and not a 500, which OTLP exporters and Kong
+    do not retry), and once the broker is back pushes are taken again. Every batch answered
+    200 is on the topic."""
+    broker = testenv.KafkaBroker(tmp_path / "kafka", "127.0.0.1", free_port())
+    broker.start()
+    topic = f"it-{uuid.uuid4().hex[:8]}-requests"
+    lines = simulate("benign", hours=0.2, seed=12, benign_accounts=4).lines()
+    calls = [as_litellm(orjson.loads(line)) for line in lines][:30]
+    first, during, after = calls[:10], calls[10:20], calls[20:]
+    try:
+        extra = ["--produce-timeout", "3"]
+        with run_ingest(tmp_path, broker.bootstrap, topic, TOKEN, extra) as ingest:
+            assert ingest.post("/v1/litellm", orjson.dumps(first))[0] == 200
+            broker.kill()
+            status, answer, headers = ingest.exchange("/v1/litellm", orjson.dumps(during))
+            assert status == 503, answer
+            assert int(headers["Retry-After"]) > 0
+            assert "retry" in answer["error"]
+            broker.start()
+            poll_until(
+                lambda: ingest.post("/v1/litellm", orjson.dumps(after))[0] == 200,
+                "ingest to take pushes again",
+            )
+        reader = TopicReader(broker.bootstrap, topic)
+        try:
+            wanted = {call["litellm_call_id"] for call in first + after}
+            poll_until(
+                lambda: wanted <= {orjson.loads(r.value)["event_id"] for r in reader.poll()},
+                "every acknowledged call on the topic",
+            )
+        finally:
+            reader.close()
+    finally:
+        broker.stop()

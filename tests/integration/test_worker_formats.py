@@ -29,9 +29,11 @@ from tests.unit.test_adapter_otlp import as_otlp_export
 
 T0 = 1_772_272_800
 APPLIED = 'distillwatch_events_total{outcome="applied"} 150.0'
+# The third message's two records without an account: two records mapped to no event, sent
+# as one dead letter (the message as it was read)
 NORMALIZED = (
     'distillwatch_normalized_total{format="litellm",outcome="event"} 150.0',
-    'distillwatch_normalized_total{format="litellm",outcome="dead_letter"} 1.0',
+    'distillwatch_normalized_total{format="litellm",outcome="dead_letter"} 2.0',
 )
 
 
@@ -61,10 +63,11 @@ def test_litellm_batches_count_each_call_once_and_dead_letter_what_does_not_map(
     topics = Topics.fresh()
     logs = f"{topics.input}-litellm"
     # Six messages, each a generic_api batch of 25 calls of two accounts; the third also
-    # holds a record without an account
+    # holds two records without an account
     calls = [as_litellm(v1_event(account, i)) for i in range(75) for account in ("acme", "zeta")]
     messages = [orjson.dumps(calls[start : start + 25]) for start in range(0, 150, 25)]
-    messages[2] = orjson.dumps([*orjson.loads(messages[2]), {"id": "x", "startTime": T0}])
+    anonymous = [{"id": "x", "startTime": T0}, {"id": "y", "startTime": T0}]
+    messages[2] = orjson.dumps([*orjson.loads(messages[2]), *anonymous])
     produce(kafka_bootstrap, logs, [(b"gateway-1", message) for message in messages])
     client = redis.Redis.from_url(redis_url)
     dlq = TopicReader(kafka_bootstrap, topics.dlq)

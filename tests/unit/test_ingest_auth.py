@@ -39,3 +39,14 @@ def test_an_account_field_option_names_a_mapped_format_and_a_field(
             main(["ingest", "--account-field", bad])
         assert refused.value.code == 2
         assert reason in capsys.readouterr().err, bad
+
+
+def test_a_produce_timeout_is_a_positive_finite_number_of_seconds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for bad, reason in (("0", "more than 0"), ("-1", "more than 0"), ("inf", "more than 0"),
+                        ("nan", "more than 0"), ("soon", "not a number")):  # fmt: skip
+        with pytest.raises(SystemExit) as refused:
+            main(["ingest", "--produce-timeout", bad])
+        assert refused.value.code == 2
+        assert reason in capsys.readouterr().err, bad
