@@ -129,6 +129,17 @@ class IngestMetrics:
     def noop(cls) -> IngestMetrics:
         return cls.create(CollectorRegistry(auto_describe=False))
 
+    def prefill(self) -> None:
+        """Every label value known in advance, at zero (as the worker's `Metrics.prefill`):
+        an alert's `increase()` then sees the first rejection or failed answer."""
+        for fmt in ROUTES.values():
+            for outcome in ("accepted", "rejected", "skipped"):
+                self.records.labels(format=fmt, outcome=outcome)
+            for reason in REJECTION_REASONS:
+                self.rejections.labels(format=fmt, reason=reason)
+            for code in ANSWER_CODES:
+                self.requests.labels(format=fmt, code=code)
+
 
 def load_tokens(environ: dict[str, str] | os._Environ[str]) -> list[bytes]:
     """The accepted bearer tokens; refused (SecurityConfigError) if none is configured: an
@@ -370,13 +381,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         log.error("refusing to start: %s", error)
         return 2
     metrics = IngestMetrics.create(REGISTRY)
-    for fmt in ROUTES.values():
-        for outcome in ("accepted", "rejected", "skipped"):
-            metrics.records.labels(format=fmt, outcome=outcome)
-        for reason in REJECTION_REASONS:
-            metrics.rejections.labels(format=fmt, reason=reason)
-        for code in ANSWER_CODES:
-            metrics.requests.labels(format=fmt, code=code)
+    metrics.prefill()
     register_build_info(REGISTRY, "ingest")
     if args.metrics_port:
         start_http_server(args.metrics_port)

@@ -146,8 +146,8 @@ def worker(
 
 
 @pytest.fixture
-def ingest(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[tuple[str, str]]:
-    """A live ingest endpoint: (its URL, its metrics address)."""
+def ingest(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[str]:
+    """A live ingest endpoint: its metrics address."""
     port = free_port()
     with run_ingest(
         tmp_path, kafka_bootstrap, topics.input, uuid.uuid4().hex, ["--metrics-port", str(port)]
@@ -157,7 +157,7 @@ def ingest(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[tup
         status, answer = process.post("/v1/litellm", orjson.dumps(batch))
         assert (status, answer["accepted"], len(answer["rejected"])) == (200, 20, 1), answer
         assert process.post("/v1/litellm", orjson.dumps(batch), token="not-a-token")[0] == 401
-        yield process.url, f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}"
 
 
 def test_every_dashboard_and_rule_query_returns_series_from_a_live_run(
@@ -167,14 +167,14 @@ def test_every_dashboard_and_rule_query_returns_series_from_a_live_run(
     topics: Topics,
     worker: WorkerProcess,
     dispatcher: str,
-    ingest: tuple[str, str],
+    ingest: str,
 ) -> None:
     messages = traffic()
     produce(kafka_bootstrap, topics.input, messages)
     prometheus = PrometheusServer(
         prometheus_bin, tmp_path / "prometheus", "127.0.0.1", free_port(),
         scrape_config([f"127.0.0.1:{worker.metrics_port}"], [dispatcher], interval="1s",
-                      ingests=[ingest[1]]),
+                      ingests=[ingest]),
     )  # fmt: skip
     prometheus.start()
     try:
